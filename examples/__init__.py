@@ -1,0 +1,1 @@
+"""Example applications wrapped with twofa-middleware (run them from the repo root)."""

@@ -1,0 +1,9 @@
+"""Drop-in TOTP two-factor authentication for any WSGI application."""
+
+from .config import Settings as Settings
+from .identity import Identity as Identity
+from .identity import TwoFactorInfo as TwoFactorInfo
+from .middleware import TwoFactorMiddleware as TwoFactorMiddleware
+from .store import SQLAlchemyStore as SQLAlchemyStore
+
+__all__ = ["Identity", "SQLAlchemyStore", "Settings", "TwoFactorInfo", "TwoFactorMiddleware"]

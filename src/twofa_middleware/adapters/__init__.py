@@ -1,0 +1,1 @@
+"""Ready-made ``identify`` helpers for common frameworks and front proxies."""

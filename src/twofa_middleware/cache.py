@@ -1,0 +1,61 @@
+"""A small bounded cache with a time to live: what keeps the hot path off the database."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TTLCache(Generic[K, V]):
+    """Entries live ``ttl`` seconds (or less, when given an earlier ``expires``).
+
+    Bounded by ``maxsize``: when full, the oldest entry goes. Reads take no lock:
+    a dict lookup is atomic in CPython, and a stale read only costs a refill.
+    """
+
+    def __init__(self, ttl: float, maxsize: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self._clock = clock
+        self._data: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            self._data.pop(key, None)
+            return None
+        return entry[1]
+
+    def set(self, key: K, value: V, ttl: float | None = None) -> None:
+        if self.ttl <= 0:
+            return
+        expires = self._clock() + (self.ttl if ttl is None else min(ttl, self.ttl))
+        with self._lock:
+            self._data.pop(key, None)
+            while len(self._data) >= self.maxsize:
+                self._data.pop(next(iter(self._data)), None)
+            self._data[key] = (expires, value)
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def discard_where(self, predicate: Callable[[V], bool]) -> None:
+        with self._lock:
+            for key in [k for k, (_, v) in self._data.items() if predicate(v)]:
+                del self._data[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,94 @@
+"""The ``twofa`` command for operators. The store comes from ``TWOFA_DATABASE_URL``."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+import click
+
+from .store import SQLAlchemyStore
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _store(url: str) -> SQLAlchemyStore:
+    return SQLAlchemyStore(url)
+
+
+@click.group()
+@click.option(
+    "--database-url",
+    envvar="TWOFA_DATABASE_URL",
+    default="sqlite:///twofa.db",
+    show_default=True,
+    help="SQLAlchemy URL of the 2FA store.",
+)
+@click.pass_context
+def main(ctx: click.Context, database_url: str) -> None:
+    """Operate twofa-middleware: schema, users' 2FA state, tokens, the security log."""
+    ctx.obj = {"url": database_url}
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("create")
+@click.pass_obj
+def db_create(obj: dict) -> None:
+    """Create any missing table."""
+    _store(obj["url"]).create_schema()
+    click.echo("schema ready")
+
+
+@main.command()
+@click.argument("user")
+@click.pass_obj
+def status(obj: dict, user: str) -> None:
+    """Show a user's 2FA state."""
+    state = _store(obj["url"]).user_state(user)
+    click.echo(f"user: {user}")
+    click.echo(f"enabled: {'yes' if state.enabled else 'no'}")
+    if state.enabled:
+        click.echo(f"recovery codes left: {state.recovery_codes_left}")
+        click.echo(f"locked until: {_when(state.locked_until)}")
+
+
+@main.command()
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def reset(obj: dict, user: str, yes: bool) -> None:
+    """Turn a user's 2FA off (for a user who lost both phone and recovery codes)."""
+    if not yes:
+        click.confirm(f"Turn off two-factor authentication for {user}?", abort=True)
+    store = _store(obj["url"])
+    now = time.time()
+    if not store.disable(user, now):
+        raise click.ClickException(f"{user} does not have two-factor authentication enabled")
+    store.log(user, "disabled", "reset by operator", None, now)
+    click.echo(f"two-factor authentication turned off for {user}")
+
+
+@main.command("log")
+@click.option("--user", help="Only this user's events.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.pass_obj
+def log_(obj: dict, user: str | None, limit: int) -> None:
+    """Print the security log, newest first."""
+    for event in _store(obj["url"]).events(user, limit):
+        click.echo(
+            f"{_when(event.created_at)}  {event.user_id:<20} {event.event:<28} "
+            f"{event.detail}  {event.remote_addr or ''}".rstrip()
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(__file__))

@@ -1,0 +1,149 @@
+"""Signed cookies (itsdangerous) and CSRF tokens, each bound to one sign-in.
+
+Every value names the user and a hash of the app's session key, so a cookie
+from another user or an earlier sign-in is worthless. One salt per purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.http import dump_cookie
+
+from .cache import TTLCache
+from .config import Settings
+from .crypto import KeyRing
+from .identity import Identity
+
+
+def session_hash(identity: Identity) -> str:
+    """Short, non-reversible stand-in for the app's session key."""
+    return hashlib.sha256(identity.session_key.encode("utf-8")).hexdigest()[:32]
+
+
+class Cookies:
+    """Reads and writes the middleware's cookies for one configuration."""
+
+    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        keys = keyring.signing_keys()
+        self._verified = URLSafeTimedSerializer(keys, salt="twofa.verified")
+        self._sudo = URLSafeTimedSerializer(keys, salt="twofa.sudo")
+        prefix = settings.cookie_prefix
+        self.verified_name = f"{prefix}_verified"
+        self.sudo_name = f"{prefix}_sudo"
+        # Raw cookie value -> decoded payload: a verified request costs a dict
+        # lookup, not an HMAC. Entries end when the signature would expire.
+        self._verified_cache: TTLCache[str, tuple[str, str, int]] = TTLCache(
+            ttl=float(settings.verified_max_age), maxsize=100_000, clock=time.time
+        )
+
+    # -- verified: this sign-in passed the second factor --------------------
+
+    def verified_value(self, identity: Identity, epoch: int) -> str:
+        return self._verified.dumps([identity.user_id, session_hash(identity), epoch])
+
+    def load_verified(self, value: str) -> tuple[str, str, int, float] | None:
+        """``(user_id, session_hash, epoch, signed_at)`` of a valid cookie, else None."""
+        try:
+            payload, signed_at = self._verified.loads(
+                value, max_age=self.settings.verified_max_age, return_timestamp=True
+            )
+            user_id, shash, epoch = payload
+        except (BadSignature, TypeError, ValueError):
+            return None
+        if not (isinstance(user_id, str) and isinstance(shash, str) and isinstance(epoch, int)):
+            return None
+        return user_id, shash, epoch, signed_at.timestamp()
+
+    def is_verified(self, environ: dict[str, Any], identity: Identity, epoch: int) -> bool:
+        """The request carries a verified cookie for this user, sign-in and enrollment."""
+        value = read_cookie(environ, self.verified_name)
+        if not value:
+            return False
+        payload = self._verified_cache.get(value)
+        if payload is None:
+            loaded = self.load_verified(value)
+            if loaded is None:
+                return False
+            user_id, shash, cookie_epoch, signed_at = loaded
+            payload = (user_id, shash, cookie_epoch)
+            remaining = signed_at + self.settings.verified_max_age - time.time()
+            self._verified_cache.set(value, payload, ttl=remaining)
+        user_id, shash, cookie_epoch = payload
+        return (
+            user_id == identity.user_id
+            and cookie_epoch == epoch
+            and hmac.compare_digest(shash, session_hash(identity))
+        )
+
+    # -- sudo: the password was re-confirmed recently -----------------------
+
+    def sudo_value(self, identity: Identity) -> str:
+        return self._sudo.dumps([identity.user_id, session_hash(identity)])
+
+    def sudo_valid(self, value: str | None, identity: Identity) -> bool:
+        if not value:
+            return False
+        try:
+            user_id, shash = self._sudo.loads(value, max_age=self.settings.sudo_seconds)
+        except (BadSignature, TypeError, ValueError):
+            return False
+        return user_id == identity.user_id and isinstance(shash, str) and hmac.compare_digest(
+            shash, session_hash(identity)
+        )
+
+    # -- CSRF: a synchroniser token derived from the sign-in ----------------
+
+    def csrf_token(self, identity: Identity) -> str:
+        return self.keyring.mac("twofa.csrf", f"{identity.user_id}\0{identity.session_key}")
+
+    def csrf_valid(self, token: object, identity: Identity) -> bool:
+        if not isinstance(token, str) or not token:
+            return False
+        message = f"{identity.user_id}\0{identity.session_key}"
+        # Check against every key so a rotation does not break open forms.
+        results = [hmac.compare_digest(token, mac) for mac in self.keyring.macs("twofa.csrf", message)]
+        return any(results)
+
+    # -- Set-Cookie headers --------------------------------------------------
+
+    def header(
+        self, name: str, value: str, *, secure: bool, max_age: int | None, path: str = "/"
+    ) -> tuple[str, str]:
+        return (
+            "Set-Cookie",
+            dump_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path=path,
+                secure=secure or bool(self.settings.cookie_secure),
+                httponly=True,
+                samesite="Lax",
+            ),
+        )
+
+    def clear(self, name: str, *, secure: bool, path: str = "/") -> tuple[str, str]:
+        return self.header(name, "", secure=secure, max_age=0, path=path)
+
+
+def is_https(environ: dict[str, Any]) -> bool:
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def read_cookie(environ: dict[str, Any], name: str) -> str | None:
+    """One cookie's raw value, without parsing the whole header (hot path)."""
+    header = environ.get("HTTP_COOKIE")
+    if not header or name not in header:
+        return None
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip('"')
+    return None

@@ -1,0 +1,110 @@
+"""One exception family; each error carries what a caller needs to answer."""
+
+from __future__ import annotations
+
+
+class TwoFactorError(Exception):
+    """Base class. ``code`` is the stable, machine-readable name of the error."""
+
+    code = "two_factor_error"
+    status = 400
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidRequest(TwoFactorError):
+    code = "invalid_request"
+    status = 400
+    message = "The request is malformed."
+
+
+class InvalidCode(TwoFactorError):
+    """The code is well formed but wrong.
+
+    :param drift_seconds: set when the code matches the user's secret at a
+        time outside the accepted window: the device's clock is that far off.
+    """
+
+    code = "invalid_code"
+    status = 400
+    message = "That code is not valid. Check your authenticator app and try again."
+
+    def __init__(self, message: str | None = None, drift_seconds: int | None = None) -> None:
+        if drift_seconds is not None and message is None:
+            message = (
+                "That code is not valid now. Your device's clock seems to be about "
+                f"{abs(drift_seconds)} seconds {'fast' if drift_seconds > 0 else 'slow'}; "
+                "set it to update automatically and try again."
+            )
+        super().__init__(message)
+        self.drift_seconds = drift_seconds
+
+
+class CodeReused(TwoFactorError):
+    code = "code_reused"
+    status = 409
+    message = "This code was already used. Wait for the next one from your app."
+
+
+class Throttled(TwoFactorError):
+    """Too many wrong codes. :param retry_after: whole seconds until the next try."""
+
+    code = "locked"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            f"Too many wrong codes. Try again in {self.retry_after} seconds."
+        )
+
+
+class PasswordRequired(TwoFactorError):
+    code = "password_required"
+    status = 403
+    message = "Confirm your password to continue."
+
+
+class WrongPassword(TwoFactorError):
+    code = "invalid_password"
+    status = 403
+    message = "That password is not correct."
+
+
+class CSRFError(TwoFactorError):
+    code = "csrf_failed"
+    status = 403
+    message = "The form has expired or did not come from this site. Reload the page and try again."
+
+
+class NotEnabled(TwoFactorError):
+    code = "not_enabled"
+    status = 409
+    message = "Two-factor authentication is not enabled for this account."
+
+
+class AlreadyEnabled(TwoFactorError):
+    code = "already_enabled"
+    status = 409
+    message = "Two-factor authentication is already enabled for this account."
+
+
+class NotSaved(TwoFactorError):
+    code = "not_saved"
+    status = 400
+    message = "Download or copy your recovery codes and tick \u201cI've saved the data\u201d first."
+
+
+class StoreUnavailable(TwoFactorError):
+    code = "store_unavailable"
+    status = 503
+    message = "Two-factor authentication is temporarily unavailable. Try again in a moment."
+
+
+class InvalidToken(TwoFactorError):
+    code = "invalid_token"
+    status = 401
+    message = "The access token is invalid, expired, revoked or not valid for this path."

@@ -1,0 +1,63 @@
+"""Who is signed in, as the wrapped app tells the middleware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The app's signed-in user.
+
+    :param user_id: the app's stable identifier for the user.
+    :param session_key: a value that changes at every sign-in (a login nonce
+        kept in the app's session). The verified state is bound to it, so a
+        new sign-in always asks for the second factor again.
+    """
+
+    user_id: str
+    session_key: str
+
+
+class IdentifyFunc(Protocol):
+    """Returns the signed-in user of a request, or None when nobody is."""
+
+    def __call__(self, environ: dict[str, Any]) -> Identity | None: ...
+
+
+class CheckPasswordFunc(Protocol):
+    """True when ``password`` is the user's current password."""
+
+    def __call__(self, user_id: str, password: str) -> bool: ...
+
+
+class NotifyFunc(Protocol):
+    """Told of security events (``enabled``, ``disabled``, ``lockout``...)."""
+
+    def __call__(self, user_id: str, event: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TwoFactorInfo:
+    """What the wrapped app finds in ``environ["twofa"]``.
+
+    :param user_id: the signed-in user (or a token's owner), else None.
+    :param enabled: the user has two-factor authentication on.
+    :param verified: this sign-in has passed the second factor (or it is not needed).
+    :param recovery_codes_left: unused recovery codes, when enabled.
+    :param urls: the middleware's pages, for links in the app's own settings:
+        ``account``, ``setup``, ``verify``, ``recovery_codes``, ``disable``, ``tokens``.
+    :param token_id: set when the request was authenticated by a personal access token.
+    :param token_name: that token's name.
+    :param token_paths: the path prefixes the token is limited to (empty: all).
+    """
+
+    user_id: str | None
+    enabled: bool
+    verified: bool
+    urls: dict[str, str]
+    recovery_codes_left: int | None = None
+    token_id: int | None = None
+    token_name: str | None = None
+    token_paths: tuple[str, ...] = ()

@@ -1,0 +1,136 @@
+"""TwoFactorMiddleware: the request flow, and nothing else."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .config import Settings
+from .cookies import Cookies
+from .crypto import KeyRing, SecretKey
+from .errors import InvalidToken, StoreUnavailable
+from .identity import CheckPasswordFunc, IdentifyFunc, NotifyFunc, TwoFactorInfo
+from .service import TwoFactorService
+from .store.base import Store
+from .web.app import TwoFactorWeb
+from .web.context import urls
+from .web.http import error_json, secure
+
+log = logging.getLogger("twofa_middleware")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class TwoFactorMiddleware:
+    """Adds TOTP two-factor authentication to a WSGI app without touching its views.
+
+    The app keeps its own sign-in; the middleware asks it who is signed in and
+    whether a password is right, and serves its own pages under ``mount``.
+    A signed-in user with 2FA on reaches the app only after passing the second
+    factor in this sign-in. If the store cannot be reached, such users get a
+    503 page: the middleware fails closed, never open.
+
+    .. code-block:: python
+
+        app.wsgi_app = TwoFactorMiddleware(
+            app.wsgi_app,
+            secret_key=app.config["SECRET_KEY"],
+            store=SQLAlchemyStore("sqlite:///twofa.db"),
+            identify=session_identify(app),
+            check_password=users.check_password,
+            issuer="Example",
+        )
+
+    :param app: the WSGI app to protect.
+    :param secret_key: signs cookies and derives the keys that encrypt TOTP
+        secrets at rest. A list rotates keys: newest first, all accepted.
+        Every instance of the app must share it.
+    :param store: where 2FA state lives (:class:`SQLAlchemyStore`).
+    :param identify: ``identify(environ) -> Identity | None``, the app's signed-in user.
+    :param check_password: ``check_password(user_id, password) -> bool``.
+    :param notify: optional ``notify(user_id, event)``, to email users about
+        security events (``enabled``, ``disabled``, ``lockout``, ...).
+    :param clock: seconds since the epoch; tests pass a fixed one.
+    :param settings: any :class:`Settings` field as a keyword (``issuer``,
+        ``mount``, ``exempt_paths``, ``cache_seconds``...).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        secret_key: SecretKey | Sequence[SecretKey],
+        store: Store,
+        identify: IdentifyFunc,
+        check_password: CheckPasswordFunc,
+        notify: NotifyFunc | None = None,
+        clock: Callable[[], float] = time.time,
+        settings: Settings | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.settings = replace(settings or Settings(), **options)
+        self.identify = identify
+        keyring = KeyRing(secret_key)
+        self.cookies = Cookies(self.settings, keyring)
+        self.service = TwoFactorService(self.settings, keyring, store, check_password, notify, clock)
+        self.web = TwoFactorWeb(self.settings, self.service, self.cookies, identify)
+        self.urls = urls(self.settings)
+        self._mount_prefix = self.settings.mount + "/"
+        self._exempt = tuple(self.settings.exempt_paths)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "") or "/"
+        if path.startswith(self._mount_prefix) or path == self.settings.mount:
+            return self.web(environ, start_response)
+
+        authorization: str = environ.get("HTTP_AUTHORIZATION", "")
+        if authorization[:7].lower() == "bearer ":
+            return self._token_request(environ, start_response, authorization[7:].strip(), path)
+
+        identity = self.identify(environ)
+        if identity is None:
+            environ["twofa"] = TwoFactorInfo(None, False, False, self.urls)
+            return self.app(environ, start_response)
+
+        try:
+            state = self.service.state(identity.user_id)
+        except StoreUnavailable as exc:
+            return self.web.error_response(environ, exc)(environ, start_response)
+
+        if not state.enabled:
+            required = self.settings.require_enrollment
+            if required is not None and not path.startswith(self._exempt or ("\0",)) and required(identity.user_id):
+                return secure(self.web.challenge_enroll(environ))(environ, start_response)
+            environ["twofa"] = TwoFactorInfo(identity.user_id, False, True, self.urls)
+            return self.app(environ, start_response)
+
+        verified = self.cookies.is_verified(environ, identity, state.epoch)
+        if verified or (self._exempt and path.startswith(self._exempt)):
+            environ["twofa"] = TwoFactorInfo(
+                identity.user_id, True, verified, self.urls, state.recovery_codes_left
+            )
+            return self.app(environ, start_response)
+
+        return secure(self.web.challenge(environ))(environ, start_response)
+
+    def _token_request(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], token: str, path: str
+    ) -> Iterable[bytes]:
+        """A personal access token stands in for the whole sign-in; any fault is a 401, never a page."""
+        try:
+            record = self.service.authenticate_token(token, path)
+        except InvalidToken as exc:
+            response = error_json(exc.code, exc.message, 401)
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response(environ, start_response)
+        except StoreUnavailable as exc:
+            return error_json(exc.code, exc.message, 503)(environ, start_response)
+        environ["REMOTE_USER"] = record.user_id
+        environ["twofa"] = TwoFactorInfo(
+            record.user_id, False, True, self.urls, None, record.id, record.name, record.paths
+        )
+        return self.app(environ, start_response)

@@ -1,0 +1,306 @@
+"""Each 2FA step, once: the HTML pages, the JSON API and the CLI all call these.
+
+Nothing here knows about HTTP. Checks that belong to the request (CSRF, the
+password re-confirmation window) are the web layer's; everything that reads or
+writes 2FA state, counts failures, logs and notifies happens here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import segno
+
+from . import recovery, throttle, tokens, totp
+from .cache import TTLCache
+from .config import Settings
+from .crypto import KeyRing
+from .errors import (
+    AlreadyEnabled,
+    InvalidCode,
+    InvalidRequest,
+    InvalidToken,
+    NotEnabled,
+    Throttled,
+    TwoFactorError,
+    WrongPassword,
+)
+from .identity import CheckPasswordFunc, NotifyFunc
+from .store.base import Store, TokenRecord, UserState
+
+log = logging.getLogger("twofa_middleware")
+
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """What the user needs to add the account to an authenticator app."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+    qr_data_uri: str
+
+    @property
+    def grouped_secret(self) -> str:
+        return totp.grouped(self.secret)
+
+
+@dataclass(frozen=True)
+class RecoveryCodeView:
+    code: str  # as displayed: xxxxx-xxxxx
+    used: bool
+
+
+class TwoFactorService:
+    """The 2FA operations for one configuration.
+
+    :param clock: seconds since the epoch; tests pass a fixed one.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: KeyRing,
+        store: Store,
+        check_password: CheckPasswordFunc,
+        notify: NotifyFunc | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.store = store
+        self._check_password = check_password
+        self._notify = notify
+        self.clock = clock
+        self._states: TTLCache[str, UserState] = TTLCache(settings.cache_seconds)
+        self._tokens: TTLCache[str, TokenRecord] = TTLCache(settings.cache_seconds)
+
+    # -- state -----------------------------------------------------------------
+
+    def state(self, user_id: str) -> UserState:
+        """The user's state, from this process's cache when fresh (no database)."""
+        state = self._states.get(user_id)
+        if state is None:
+            state = self.store.user_state(user_id)
+            self._states.set(user_id, state)
+        return state
+
+    def _changed(self, user_id: str) -> None:
+        self._states.pop(user_id)
+
+    def _event(self, user_id: str, event: str, detail: str = "", ip: str | None = None) -> None:
+        self.store.log(user_id, event, detail, ip, self.clock())
+        log.info("twofa event=%s user=%s", event, user_id)
+        if self._notify is not None:
+            try:
+                self._notify(user_id, event)
+            except Exception:  # the app's hook must not break the security step
+                log.exception("twofa notify hook failed for event %s", event)
+
+    # -- password re-confirmation --------------------------------------------
+
+    def confirm_password(self, user_id: str, password: object, ip: str | None = None) -> None:
+        if not isinstance(password, str) or not password or len(password) > 1024:
+            raise InvalidRequest("Enter your password.")
+        if not self._check_password(user_id, password):
+            self._event(user_id, "password_failed", ip=ip)
+            raise WrongPassword()
+
+    # -- enrollment --------------------------------------------------------------
+
+    def enrollment(self, user_id: str) -> Enrollment:
+        """The pending secret for this user, made on first call and kept for a while,
+        so reloading the page shows the same QR code."""
+        if self.state(user_id).enabled:
+            raise AlreadyEnabled()
+        now = self.clock()
+        stored = self.store.pending_secret(user_id, now - self.settings.enrollment_seconds)
+        if stored is None:
+            secret = totp.new_secret()
+            self.store.set_pending_secret(user_id, self.keyring.encrypt(secret), now)
+        else:
+            secret = self.keyring.decrypt(stored)
+        uri = totp.provisioning_uri(secret, user_id, self.settings)
+        qr = segno.make(uri, error="m")
+        return Enrollment(
+            secret=secret,
+            otpauth_uri=uri,
+            qr_svg=qr.svg_inline(scale=5, border=4, dark="#111", light="#fff"),
+            qr_data_uri=qr.svg_data_uri(scale=5, border=4, dark="#111", light="#fff"),
+        )
+
+    def confirm_enrollment(self, user_id: str, raw_code: object, ip: str | None = None) -> list[str]:
+        """Turn 2FA on once the code proves the app works; returns the recovery codes."""
+        code = totp.parse_code(raw_code, self.settings)
+        if self.state(user_id).enabled:
+            raise AlreadyEnabled()
+        now = self.clock()
+        stored = self.store.pending_secret(user_id, now - self.settings.enrollment_seconds)
+        if stored is None:
+            raise InvalidRequest("The setup has expired. Start again.")
+        secret = self.keyring.decrypt(stored)
+        step = totp.verify(secret, code, now, -1, self.settings)
+        codes = recovery.generate(self.settings.recovery_code_count)
+        self.store.enable(user_id, stored, step, self._code_rows(user_id, codes), now)
+        self._changed(user_id)
+        self._event(user_id, "enabled", ip=ip)
+        return [recovery.display(c) for c in codes]
+
+    def _code_rows(self, user_id: str, codes: list[str]) -> list[tuple[str, str]]:
+        return [
+            (self.keyring.mac("twofa.recovery", f"{user_id}\0{c}"), self.keyring.encrypt(c)) for c in codes
+        ]
+
+    # -- the second factor at sign-in --------------------------------------------
+
+    def verify(self, user_id: str, raw_code: object, ip: str | None = None) -> str:
+        """Check a TOTP or recovery code; returns ``"totp"`` or ``"recovery"``.
+
+        Runs under the store's row lock, so a code or time step is spent once.
+        """
+        if not isinstance(raw_code, str):
+            raise InvalidRequest("Enter the code from your authenticator app or a recovery code.")
+        now = self.clock()
+        if totp.looks_like_totp(raw_code, self.settings):
+            code = totp.parse_code(raw_code, self.settings)
+            method = "totp"
+
+            def check(row) -> int:  # type: ignore[no-untyped-def]
+                return totp.verify(self.keyring.decrypt(row.secret), code, now, row.last_step, self.settings)
+
+        else:
+            bare = recovery.normalise(raw_code)
+            if bare is None:
+                raise InvalidRequest(
+                    f"Enter the {self.settings.totp_digits}-digit code from your app, or a recovery code."
+                )
+            method = "recovery"
+            hashes = self.keyring.macs("twofa.recovery", f"{user_id}\0{bare}")
+
+            def check(row) -> int:  # type: ignore[no-untyped-def]
+                if row.consume_recovery_code(hashes, now):
+                    return row.last_step
+                raise InvalidCode("That recovery code is not valid or has already been used.")
+
+        try:
+            self.store.attempt(user_id, now, check, self._lock_seconds)
+        except Throttled:
+            self._changed(user_id)
+            raise
+        except TwoFactorError as exc:
+            self._changed(user_id)
+            if isinstance(exc, NotEnabled):
+                raise
+            self._event(user_id, "verify_failed", f"{method}: {exc.code}", ip)
+            attempt = getattr(exc, "attempt", None)
+            if attempt is not None and attempt.locked_until is not None:
+                self._event(user_id, "lockout", f"after {attempt.failures} failures", ip)
+            raise
+        self._changed(user_id)
+        self._event(user_id, "verified" if method == "totp" else "recovery_code_used", method, ip)
+        return method
+
+    def _lock_seconds(self, failures: int) -> int:
+        return throttle.lock_seconds(failures, self.settings)
+
+    # -- recovery codes and disabling ----------------------------------------------
+
+    def recovery_codes(self, user_id: str) -> list[RecoveryCodeView]:
+        if not self.state(user_id).enabled:
+            raise NotEnabled()
+        return [
+            RecoveryCodeView(recovery.display(self.keyring.decrypt(enc)), used)
+            for enc, used in self.store.recovery_codes(user_id)
+        ]
+
+    def regenerate_recovery_codes(self, user_id: str, ip: str | None = None) -> list[str]:
+        codes = recovery.generate(self.settings.recovery_code_count)
+        self.store.replace_recovery_codes(user_id, self._code_rows(user_id, codes), self.clock())
+        self._changed(user_id)
+        self._event(user_id, "recovery_codes_regenerated", ip=ip)
+        return [recovery.display(c) for c in codes]
+
+    def disable(self, user_id: str, ip: str | None = None) -> None:
+        if not self.store.disable(user_id, self.clock()):
+            raise NotEnabled()
+        self._changed(user_id)
+        self._event(user_id, "disabled", ip=ip)
+
+    # -- personal access tokens ----------------------------------------------------
+
+    def create_token(
+        self,
+        user_id: str,
+        name: object,
+        expires_in_days: object = 30,
+        paths: object = None,
+        ip: str | None = None,
+    ) -> tuple[int, str]:
+        """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+            raise InvalidRequest("Give the token a name of up to 100 characters.")
+        name = unicodedata.normalize("NFC", name.strip())
+        if (
+            isinstance(expires_in_days, bool)
+            or not isinstance(expires_in_days, int)
+            or not 1 <= expires_in_days <= self.settings.max_token_days
+        ):
+            raise InvalidRequest(f"Expiry must be between 1 and {self.settings.max_token_days} days.")
+        prefixes = tokens.normalise_paths(paths)
+        if prefixes is None:
+            raise InvalidRequest("Paths must be a list of local path prefixes such as /api.")
+        token = tokens.mint()
+        now = self.clock()
+        token_id = self.store.add_token(
+            user_id,
+            name,
+            tokens.display_prefix(token),
+            tokens.hash_token(token),
+            prefixes,
+            now + expires_in_days * DAY,
+            now,
+        )
+        self._event(user_id, "token_created", f"{token_id} {name}", ip)
+        return token_id, token
+
+    def list_tokens(self, user_id: str) -> list[TokenRecord]:
+        return self.store.tokens(user_id)
+
+    def revoke_token(self, token_id: int, user_id: str | None, ip: str | None = None) -> TokenRecord:
+        """Revoke now; this process forgets the token at once, others within the cache time."""
+        record = self.store.revoke_token(token_id, user_id, self.clock())
+        if record is None:
+            raise InvalidRequest("No such token.")
+        self._tokens.discard_where(lambda r: r.id == token_id)
+        self._event(record.user_id, "token_revoked", f"{token_id} {record.name}", ip)
+        return record
+
+    def authenticate_token(self, token: str, path: str) -> TokenRecord:
+        """The live token's record, or InvalidToken. Steady state: no database."""
+        if not tokens.is_well_formed(token):
+            raise InvalidToken()
+        token_hash = tokens.hash_token(token)
+        now = self.clock()
+        record = self._tokens.get(token_hash)
+        if record is None:
+            record = self.store.token_by_hash(token_hash)
+            if record is None:
+                raise InvalidToken()
+            if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
+                self.store.touch_token(record.id, now)
+            ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
+            self._tokens.set(token_hash, record, ttl)
+        if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
+            raise InvalidToken()
+        if not tokens.path_allowed(path, record.paths):
+            raise InvalidToken()
+        return record
+
+    def retry_after(self, user_id: str) -> int:
+        return throttle.retry_after(self.state(user_id).locked_until, self.clock())

@@ -1,0 +1,98 @@
+"""What the rest of the package needs from a store, and the records it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """A user's 2FA state, small enough to cache per process."""
+
+    enabled: bool
+    epoch: int = 0
+    recovery_codes_left: int = 0
+    locked_until: float | None = None
+
+
+DISABLED = UserState(enabled=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: int
+    user_id: str
+    name: str
+    prefix: str
+    paths: tuple[str, ...]
+    created_at: float
+    expires_at: float | None
+    last_used_at: float | None
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    user_id: str
+    event: str
+    detail: str
+    remote_addr: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What a verification attempt did to the user's failure count."""
+
+    failures: int
+    locked_until: float | None
+
+
+class LockedUser(Protocol):
+    """A user row held under a lock for the length of one verification."""
+
+    user_id: str
+    secret: str  # encrypted
+    last_step: int
+
+    def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
+        """Mark the unused code with one of these hashes used; False if there is none."""
+        ...
+
+
+Check = Callable[[LockedUser], int]
+
+
+class Store(Protocol):
+    """The persistence the middleware needs. Every method is one transaction."""
+
+    def user_state(self, user_id: str) -> UserState: ...
+    def pending_secret(self, user_id: str, not_before: float) -> str | None: ...
+    def set_pending_secret(self, user_id: str, secret: str, now: float) -> None: ...
+    def enable(
+        self, user_id: str, secret: str, step: int, codes: list[tuple[str, str]], now: float
+    ) -> None: ...
+    def disable(self, user_id: str, now: float) -> bool: ...
+    def attempt(
+        self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]
+    ) -> AttemptResult: ...
+    def recovery_codes(self, user_id: str) -> list[tuple[str, bool]]: ...
+    def replace_recovery_codes(self, user_id: str, codes: list[tuple[str, str]], now: float) -> None: ...
+    def log(self, user_id: str, event: str, detail: str, remote_addr: str | None, now: float) -> None: ...
+    def events(self, user_id: str | None = None, limit: int = 100) -> list[EventRecord]: ...
+    def add_token(
+        self,
+        user_id: str,
+        name: str,
+        prefix: str,
+        token_hash: str,
+        paths: tuple[str, ...],
+        expires_at: float | None,
+        now: float,
+    ) -> int: ...
+    def tokens(self, user_id: str) -> list[TokenRecord]: ...
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+    def revoke_token(self, token_id: int, user_id: str | None, now: float) -> TokenRecord | None: ...
+    def touch_token(self, token_id: int, now: float) -> None: ...

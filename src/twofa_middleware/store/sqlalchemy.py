@@ -1,0 +1,344 @@
+"""The SQLAlchemy store: SQLite by default, PostgreSQL for several instances.
+
+Race freedom: every verification holds the user's row under ``SELECT ... FOR
+UPDATE`` (PostgreSQL) or a write transaction taken up front (``BEGIN
+IMMEDIATE`` on SQLite), and recovery codes are spent by a conditional UPDATE,
+so two concurrent requests can never both spend one code or one time step.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from ..errors import CodeReused, InvalidCode, NotEnabled, StoreUnavailable, Throttled, AlreadyEnabled
+from .base import DISABLED, AttemptResult, Check, EventRecord, TokenRecord, UserState
+from .models import AccessToken, Base, RecoveryCode, SecurityEvent, TwoFactorUser
+
+
+def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    kwargs.update(engine_kwargs)
+    engine = create_engine(url, **kwargs)
+
+    # pysqlite's own transaction handling begins lazily and deferred; take the
+    # write lock at BEGIN instead, so concurrent verifications serialise.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class _LockedRow:
+    """The user row under lock, as :class:`LockedUser` describes."""
+
+    def __init__(self, session: Session, row: TwoFactorUser) -> None:
+        self._session = session
+        self.user_id = row.user_id
+        self.secret = row.secret or ""
+        self.last_step = row.last_step
+
+    def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
+        code_id = self._session.scalar(
+            select(RecoveryCode.id).where(
+                RecoveryCode.user_id == self.user_id,
+                RecoveryCode.code_hash.in_(code_hashes),
+                RecoveryCode.used_at.is_(None),
+            )
+        )
+        if code_id is None:
+            return False
+        result = self._session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.id == code_id, RecoveryCode.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _token_record(row: AccessToken) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        prefix=row.prefix,
+        paths=tuple(json.loads(row.paths or "[]")),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class SQLAlchemyStore:
+    """The store behind the middleware.
+
+    :param url: a SQLAlchemy URL: ``sqlite:///twofa.db`` or
+        ``postgresql+psycopg://user@host/db``.
+    :param create_schema: create missing tables on first use (handy for a demo;
+        production schemas come from ``twofa db upgrade``).
+    :param engine_kwargs: passed to :func:`sqlalchemy.create_engine`.
+    """
+
+    def __init__(self, url: str = "sqlite:///twofa.db", *, create_schema: bool = True, **engine_kwargs: Any) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            self.engine = _sqlite_engine(url, engine_kwargs)
+        else:
+            kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 10}
+            kwargs.update(engine_kwargs)
+            self.engine = create_engine(url, **kwargs)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._create_schema = create_schema
+        self._schema_ready = not create_schema
+        self._schema_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def create_schema(self) -> None:
+        """Create any missing table."""
+        try:
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable() from exc
+        self._schema_ready = True
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        """One transaction; any database failure becomes StoreUnavailable (fail closed)."""
+        if not self._schema_ready:
+            with self._schema_lock:
+                if not self._schema_ready:
+                    self.create_schema()
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise StoreUnavailable() from exc
+
+    def _row(self, session: Session, user_id: str, *, lock: bool = False) -> TwoFactorUser:
+        row = session.get(TwoFactorUser, user_id, with_for_update=lock)
+        if row is None:
+            row = TwoFactorUser(user_id=user_id, last_step=0, failures=0, epoch=0)
+            session.add(row)
+        return row
+
+    # -- state ---------------------------------------------------------------
+
+    def user_state(self, user_id: str) -> UserState:
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id)
+            if row is None or row.secret is None:
+                return DISABLED if row is None else UserState(enabled=False, epoch=row.epoch)
+            left = s.scalar(
+                select(func.count())
+                .select_from(RecoveryCode)
+                .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+            )
+            return UserState(
+                enabled=True, epoch=row.epoch, recovery_codes_left=left or 0, locked_until=row.locked_until
+            )
+
+    # -- enrollment ----------------------------------------------------------
+
+    def pending_secret(self, user_id: str, not_before: float) -> str | None:
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id)
+            if row is None or row.pending_secret is None or (row.pending_since or 0) < not_before:
+                return None
+            return row.pending_secret
+
+    def set_pending_secret(self, user_id: str, secret: str, now: float) -> None:
+        with self._tx() as s:
+            row = self._row(s, user_id, lock=True)
+            row.pending_secret = secret
+            row.pending_since = now
+
+    def enable(self, user_id: str, secret: str, step: int, codes: list[tuple[str, str]], now: float) -> None:
+        with self._tx() as s:
+            row = self._row(s, user_id, lock=True)
+            if row.secret is not None:
+                raise AlreadyEnabled()
+            row.secret = secret
+            row.enabled_at = now
+            row.pending_secret = None
+            row.pending_since = None
+            row.last_step = step
+            row.failures = 0
+            row.locked_until = None
+            row.epoch = (row.epoch or 0) + 1
+            s.flush()
+            self._write_codes(s, user_id, codes, now)
+
+    def disable(self, user_id: str, now: float) -> bool:
+        """Turn 2FA off and forget the secret and codes; False when it was off."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is None or row.secret is None:
+                return False
+            row.secret = None
+            row.enabled_at = None
+            row.pending_secret = None
+            row.pending_since = None
+            row.failures = 0
+            row.locked_until = None
+            row.epoch += 1
+            s.query(RecoveryCode).filter(RecoveryCode.user_id == user_id).delete()
+            return True
+
+    # -- verification --------------------------------------------------------
+
+    def attempt(
+        self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]
+    ) -> AttemptResult:
+        """Run ``check`` on the locked row; count a failure or reset the count.
+
+        ``check`` returns the accepted time step, or raises InvalidCode/CodeReused.
+        """
+        refused: InvalidCode | CodeReused | None = None
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is None or row.secret is None:
+                raise NotEnabled()
+            if row.locked_until is not None and row.locked_until > now:
+                raise Throttled(int(row.locked_until - now + 0.999))
+            try:
+                step = check(_LockedRow(s, row))
+            except (InvalidCode, CodeReused) as exc:
+                refused = exc
+                row.failures += 1
+                seconds = lock_seconds(row.failures)
+                row.locked_until = now + seconds if seconds else None
+            else:
+                row.last_step = max(row.last_step, step)
+                row.failures = 0
+                row.locked_until = None
+            result = AttemptResult(failures=row.failures, locked_until=row.locked_until)
+        if refused is not None:
+            refused.attempt = result  # type: ignore[union-attr]
+            raise refused
+        return result
+
+    # -- recovery codes ------------------------------------------------------
+
+    @staticmethod
+    def _write_codes(s: Session, user_id: str, codes: list[tuple[str, str]], now: float) -> None:
+        s.add_all(
+            RecoveryCode(user_id=user_id, code_hash=h, code=enc, created_at=now) for h, enc in codes
+        )
+
+    def recovery_codes(self, user_id: str) -> list[tuple[str, bool]]:
+        with self._tx() as s:
+            rows = s.execute(
+                select(RecoveryCode.code, RecoveryCode.used_at)
+                .where(RecoveryCode.user_id == user_id)
+                .order_by(RecoveryCode.id)
+            ).all()
+            return [(code, used_at is not None) for code, used_at in rows]
+
+    def replace_recovery_codes(self, user_id: str, codes: list[tuple[str, str]], now: float) -> None:
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is None or row.secret is None:
+                raise NotEnabled()
+            s.query(RecoveryCode).filter(RecoveryCode.user_id == user_id).delete()
+            self._write_codes(s, user_id, codes, now)
+
+    # -- security log --------------------------------------------------------
+
+    def log(self, user_id: str, event: str, detail: str, remote_addr: str | None, now: float) -> None:
+        with self._tx() as s:
+            s.add(
+                SecurityEvent(
+                    user_id=user_id, event=event, detail=detail[:255], remote_addr=remote_addr, created_at=now
+                )
+            )
+
+    def events(self, user_id: str | None = None, limit: int = 100) -> list[EventRecord]:
+        with self._tx() as s:
+            query = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(limit)
+            if user_id is not None:
+                query = query.where(SecurityEvent.user_id == user_id)
+            return [
+                EventRecord(e.user_id, e.event, e.detail, e.remote_addr, e.created_at)
+                for e in s.scalars(query)
+            ]
+
+    # -- personal access tokens ----------------------------------------------
+
+    def add_token(
+        self,
+        user_id: str,
+        name: str,
+        prefix: str,
+        token_hash: str,
+        paths: tuple[str, ...],
+        expires_at: float | None,
+        now: float,
+    ) -> int:
+        with self._tx() as s:
+            row = AccessToken(
+                user_id=user_id,
+                name=name,
+                prefix=prefix,
+                token_hash=token_hash,
+                paths=json.dumps(list(paths)),
+                created_at=now,
+                expires_at=expires_at,
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def tokens(self, user_id: str) -> list[TokenRecord]:
+        with self._tx() as s:
+            rows = s.scalars(
+                select(AccessToken)
+                .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
+                .order_by(AccessToken.id)
+            )
+            return [_token_record(r) for r in rows]
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._tx() as s:
+            row = s.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash))
+            return None if row is None else _token_record(row)
+
+    def revoke_token(self, token_id: int, user_id: str | None, now: float) -> TokenRecord | None:
+        """Revoke a live token (of ``user_id`` when given); None when there is none."""
+        with self._tx() as s:
+            row = s.get(AccessToken, token_id, with_for_update=True)
+            if row is None or row.revoked_at is not None or (user_id is not None and row.user_id != user_id):
+                return None
+            row.revoked_at = now
+            return _token_record(row)
+
+    def touch_token(self, token_id: int, now: float) -> None:
+        with self._tx() as s:
+            s.execute(update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=now))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

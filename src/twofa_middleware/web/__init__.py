@@ -1,0 +1,1 @@
+"""The middleware's own pages, JSON API and static files."""

@@ -1,0 +1,188 @@
+"""Routing for everything under the mount: who may reach what, and error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Response
+
+from ..config import Settings
+from ..cookies import Cookies
+from ..errors import StoreUnavailable, TwoFactorError
+from ..identity import IdentifyFunc
+from ..service import TwoFactorService
+from .context import Ctx, template_globals
+from .http import Request, error_json, redirect, secure, wants_json, with_next
+from .views import Pages
+
+log = logging.getLogger("twofa_middleware")
+
+# Who may reach an endpoint: anyone, a signed-in user still owing the second
+# factor, or only a user past it (or without 2FA).
+PUBLIC, SIGNED_IN, VERIFIED = "public", "signed_in", "verified"
+
+_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
+
+
+class TwoFactorWeb:
+    """The WSGI app behind ``settings.mount``."""
+
+    def __init__(
+        self, settings: Settings, service: TwoFactorService, cookies: Cookies, identify: IdentifyFunc
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.cookies = cookies
+        self.identify = identify
+        self.templates = Environment(
+            loader=PackageLoader("twofa_middleware.web", "templates"),
+            autoescape=select_autoescape(default=True),
+        )
+        self.templates.globals.update(template_globals(settings))
+        pages = Pages(self.templates)
+        self._handlers: dict[str, tuple[Callable[[Ctx], Response], str]] = {
+            "account": (pages.account, VERIFIED),
+            "confirm_password": (pages.confirm_password, VERIFIED),
+            "setup": (pages.setup, VERIFIED),
+            "setup_codes": (pages.setup_codes, VERIFIED),
+            "verify": (pages.verify, SIGNED_IN),
+            "recovery_codes": (pages.recovery_codes, VERIFIED),
+            "recovery_codes_download": (pages.recovery_codes_download, VERIFIED),
+            "regenerate": (pages.regenerate, VERIFIED),
+            "disable": (pages.disable, VERIFIED),
+        }
+        m = settings.mount
+        get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
+        self.url_map = Map(
+            [
+                Rule(f"{m}/", endpoint="account", methods=get),
+                Rule(f"{m}/confirm-password", endpoint="confirm_password", methods=both),
+                Rule(f"{m}/setup", endpoint="setup", methods=both),
+                Rule(f"{m}/setup/recovery-codes", endpoint="setup_codes", methods=both),
+                Rule(f"{m}/verify", endpoint="verify", methods=both),
+                Rule(f"{m}/recovery-codes", endpoint="recovery_codes", methods=get),
+                Rule(f"{m}/recovery-codes.txt", endpoint="recovery_codes_download", methods=get),
+                Rule(f"{m}/recovery-codes/regenerate", endpoint="regenerate", methods=both),
+                Rule(f"{m}/disable", endpoint="disable", methods=both),
+                Rule(f"{m}/static/<name>", endpoint="static", methods=get),
+            ],
+            strict_slashes=True,
+        )
+
+    def add_endpoints(
+        self, rules: Iterable[Rule], handlers: dict[str, tuple[Callable[[Ctx], Response], str]]
+    ) -> None:
+        for rule in rules:
+            self.url_map.add(rule)
+        self._handlers.update(handlers)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except TwoFactorError as exc:
+            response = self.error_response(environ, exc)
+        except HTTPException as exc:
+            response = self.http_error(environ, exc)
+        return secure(response)(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        endpoint, args = adapter.match()
+        if endpoint == "static":
+            return self.static(args["name"])
+        handler, level = self._handlers[endpoint]
+        environ = request.environ
+        if environ.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
+            return error_json("token_not_allowed", "Access tokens cannot manage two-factor authentication.", 403)
+        identity = self.identify(environ)
+        if identity is None:
+            return self.signed_out(environ)
+        state = self.service.state(identity.user_id)
+        verified = not state.enabled or self.cookies.is_verified(environ, identity, state.epoch)
+        ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service)
+        if level == VERIFIED and not verified:
+            return self.challenge(environ)
+        return handler(ctx)
+
+    # -- answers shared with the middleware ------------------------------------------
+
+    def challenge(self, environ: dict[str, Any]) -> Response:
+        """The second factor is owed: a page navigation goes to verify, anything else gets 401 JSON."""
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        verify_url = f"{self.settings.mount}/verify"
+        if wants_json(environ):
+            return error_json(
+                "two_factor_required", "Verify with your second factor first.", 401, verify_url=verify_url
+            )
+        return redirect(with_next(verify_url, path + (f"?{query}" if query else "")))
+
+    def challenge_enroll(self, environ: dict[str, Any]) -> Response:
+        """The app's policy requires 2FA and this user has none yet."""
+        setup_url = f"{self.settings.mount}/setup"
+        if wants_json(environ):
+            return error_json(
+                "two_factor_enrollment_required", "Set up two-factor authentication first.", 403,
+                setup_url=setup_url,
+            )
+        return redirect(with_next(setup_url, environ.get("PATH_INFO", "/")))
+
+    def signed_out(self, environ: dict[str, Any]) -> Response:
+        if wants_json(environ):
+            return error_json("not_signed_in", "Sign in first.", 401)
+        if self.settings.login_url:
+            return redirect(with_next(self.settings.login_url, environ.get("PATH_INFO", "/")))
+        return self.page_error(401, "Sign in first", "Sign in to the application, then come back.")
+
+    def error_response(self, environ: dict[str, Any], exc: TwoFactorError) -> Response:
+        if isinstance(exc, StoreUnavailable):
+            log.error("twofa store unavailable: %s", exc.__cause__ or exc)
+        extra: dict[str, Any] = {}
+        if hasattr(exc, "retry_after"):
+            extra["retry_after"] = exc.retry_after
+        if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):
+            return error_json(exc.code, exc.message, exc.status, **extra)
+        response = self.page_error(exc.status, "Something went wrong" if exc.status < 500 else
+                                   "Temporarily unavailable", exc.message)
+        if "retry_after" in extra:
+            response.headers["Retry-After"] = str(extra["retry_after"])
+        return response
+
+    def http_error(self, environ: dict[str, Any], exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):
+            name = (exc.name or "error").lower().replace(" ", "_")
+            response = error_json(name, exc.description or exc.name, status)
+        else:
+            response = self.page_error(status, exc.name, exc.description or "")
+        if status == 405 and isinstance(exc.response, Response):
+            response.headers["Allow"] = exc.response.headers.get("Allow", "")
+        elif status == 405:
+            valid = getattr(exc, "valid_methods", None)
+            if valid:
+                response.headers["Allow"] = ", ".join(valid)
+        return response
+
+    def page_error(self, status: int, title: str, message: str) -> Response:
+        html = self.templates.get_template("error.html").render(
+            title=title, message=message, link=None, user_id=None
+        )
+        return secure(Response(html, status=status, mimetype="text/html"))
+
+    def static(self, name: str) -> Response:
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        if suffix not in _STATIC_TYPES or "/" in name or name.startswith("."):
+            return self.page_error(404, "Not Found", "No such file.")
+        resource = resources.files("twofa_middleware.web").joinpath("static", name)
+        if not resource.is_file():
+            return self.page_error(404, "Not Found", "No such file.")
+        response = Response(resource.read_bytes(), mimetype=_STATIC_TYPES[suffix])
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response

@@ -1,0 +1,87 @@
+"""Per-request facts shared by the HTML pages and the JSON API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..cookies import Cookies, is_https
+from ..identity import Identity
+from ..service import TwoFactorService
+from ..store.base import UserState
+from .http import Request
+
+
+@dataclass
+class Ctx:
+    """Who is asking, and how far their sign-in has got."""
+
+    request: Request
+    identity: Identity
+    state: UserState
+    verified: bool  # passed the second factor, or has none to pass
+    settings: Settings
+    cookies: Cookies
+    service: TwoFactorService
+
+    @property
+    def user_id(self) -> str:
+        return self.identity.user_id
+
+    @property
+    def ip(self) -> str | None:
+        return self.request.remote_addr
+
+    @property
+    def https(self) -> bool:
+        return is_https(self.request.environ)
+
+    def sudo(self) -> bool:
+        """The password was re-confirmed within ``sudo_seconds`` in this sign-in."""
+        return self.cookies.sudo_valid(self.request.cookies.get(self.cookies.sudo_name), self.identity)
+
+    def csrf_ok(self, token: object) -> bool:
+        return self.cookies.csrf_valid(token, self.identity)
+
+    @property
+    def csrf_token(self) -> str:
+        return self.cookies.csrf_token(self.identity)
+
+    def sudo_cookie(self) -> tuple[str, str]:
+        return self.cookies.header(
+            self.cookies.sudo_name,
+            self.cookies.sudo_value(self.identity),
+            secure=self.https,
+            max_age=self.settings.sudo_seconds,
+            path=self.settings.mount,
+        )
+
+    def verified_cookie(self, epoch: int) -> tuple[str, str]:
+        return self.cookies.header(
+            self.cookies.verified_name,
+            self.cookies.verified_value(self.identity, epoch),
+            secure=self.https,
+            max_age=self.settings.verified_max_age,
+        )
+
+    def refresh(self) -> None:
+        """Read the state again after a change made in this request."""
+        self.state = self.service.state(self.user_id)
+
+
+def urls(settings: Settings) -> dict[str, str]:
+    m = settings.mount
+    return {
+        "account": f"{m}/",
+        "setup": f"{m}/setup",
+        "verify": f"{m}/verify",
+        "recovery_codes": f"{m}/recovery-codes",
+        "disable": f"{m}/disable",
+        "tokens": f"{m}/tokens",
+        "api": f"{m}/api",
+    }
+
+
+def template_globals(settings: Settings) -> dict[str, Any]:
+    return {"urls": urls(settings), "issuer": settings.issuer, "static": f"{settings.mount}/static"}

@@ -1,0 +1,240 @@
+"""The HTML pages. Each handler checks the request, calls one service step and renders.
+
+The password re-confirmation ("sudo") works two ways: a page that needs it shows
+the password form, which posts to ``confirm-password`` and comes back; an action
+posted without it shows the same form posting back to the action itself, so
+"confirm, then the password" needs no JavaScript.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment
+from werkzeug.wrappers import Response
+
+from .. import recovery
+from ..errors import (
+    CSRFError,
+    InvalidRequest,
+    NotEnabled,
+    NotSaved,
+    Throttled,
+    TwoFactorError,
+    WrongPassword,
+)
+from .context import Ctx
+from .http import redirect, safe_next, secure, with_next
+
+
+class Pages:
+    def __init__(self, templates: Environment) -> None:
+        self.templates = templates
+
+    # -- helpers -----------------------------------------------------------------
+
+    def render(self, ctx: Ctx, name: str, status: int = 200, **values: Any) -> Response:
+        html = self.templates.get_template(name).render(
+            user_id=ctx.user_id,
+            state=ctx.state,
+            verified=ctx.verified,
+            csrf_token=ctx.csrf_token,
+            next_url=self.next_url(ctx),
+            **values,
+        )
+        return secure(Response(html, status=status, mimetype="text/html"))
+
+    @staticmethod
+    def next_url(ctx: Ctx) -> str:
+        raw = ctx.request.form.get("next") if ctx.request.method == "POST" else None
+        return safe_next(raw or ctx.request.args.get("next"), ctx.settings.home_url)
+
+    @staticmethod
+    def check_csrf(ctx: Ctx) -> None:
+        if not ctx.csrf_ok(ctx.request.form.get("csrf_token")):
+            raise CSRFError()
+
+    def password_page(self, ctx: Ctx, action: str, *, status: int = 200, error: str | None = None,
+                      hidden: dict[str, str] | None = None) -> Response:
+        return self.render(ctx, "password.html", status, action=action, error=error, hidden=hidden or {})
+
+    def need_sudo_for_page(self, ctx: Ctx) -> Response | None:
+        """For GET pages: None when confirmed, else the password form."""
+        if ctx.sudo():
+            return None
+        here = ctx.request.full_path.rstrip("?")
+        return self.password_page(ctx, ctx.settings.mount + "/confirm-password", hidden={"next": here})
+
+    def need_sudo_for_action(self, ctx: Ctx, hidden: dict[str, str]) -> tuple[Response | None, list[tuple[str, str]]]:
+        """For POST actions: (None, cookies to set) when confirmed, else (password form, [])."""
+        if ctx.sudo():
+            return None, []
+        password = ctx.request.form.get("password")
+        action = ctx.request.path
+        hidden = {**hidden, "next": self.next_url(ctx)}
+        if password is None:
+            return self.password_page(ctx, action, hidden=hidden), []
+        try:
+            ctx.service.confirm_password(ctx.user_id, password, ctx.ip)
+        except (WrongPassword, InvalidRequest) as exc:
+            return self.password_page(ctx, action, status=exc.status, error=exc.message, hidden=hidden), []
+        return None, [ctx.sudo_cookie()]
+
+    # -- account -------------------------------------------------------------------
+
+    def account(self, ctx: Ctx) -> Response:
+        return self.render(ctx, "account.html", tokens_enabled=True)
+
+    def confirm_password(self, ctx: Ctx) -> Response:
+        target = self.next_url(ctx)
+        if ctx.request.method == "GET":
+            return self.password_page(ctx, ctx.request.path, hidden={"next": target})
+        self.check_csrf(ctx)
+        try:
+            ctx.service.confirm_password(ctx.user_id, ctx.request.form.get("password"), ctx.ip)
+        except (WrongPassword, InvalidRequest) as exc:
+            return self.password_page(
+                ctx, ctx.request.path, status=exc.status, error=exc.message, hidden={"next": target}
+            )
+        response = redirect(target)
+        response.headers.add(*ctx.sudo_cookie())
+        return response
+
+    # -- enrollment --------------------------------------------------------------------
+
+    def setup(self, ctx: Ctx) -> Response:
+        if ctx.state.enabled:
+            return redirect(ctx.settings.mount + "/")
+        if ctx.request.method == "GET":
+            return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
+        self.check_csrf(ctx)
+        if not ctx.sudo():
+            return self.need_sudo_for_page(ctx)  # type: ignore[return-value]
+        try:
+            ctx.service.confirm_enrollment(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
+        except TwoFactorError as exc:
+            return self._setup_page(ctx, error=exc.message, status=exc.status)
+        ctx.refresh()
+        response = redirect(with_next(ctx.settings.mount + "/setup/recovery-codes", self.next_url(ctx)))
+        # Proving the code at enrollment is proving the second factor for this sign-in.
+        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+        return response
+
+    def _setup_page(self, ctx: Ctx, error: str | None = None, status: int = 200) -> Response:
+        enrollment = ctx.service.enrollment(ctx.user_id)
+        return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error)
+
+    def setup_codes(self, ctx: Ctx) -> Response:
+        """Step 3 of enrollment: save the recovery codes, then Done."""
+        if not ctx.state.enabled:
+            return redirect(ctx.settings.mount + "/setup")
+        if ctx.request.method == "GET":
+            return self.need_sudo_for_page(ctx) or self._codes_page(ctx, mode="setup")
+        self.check_csrf(ctx)
+        if ctx.request.form.get("saved") != "on":
+            if not ctx.sudo():
+                return self.need_sudo_for_page(ctx)  # type: ignore[return-value]
+            return self._codes_page(ctx, mode="setup", error=NotSaved.message, status=NotSaved.status)
+        return redirect(self.next_url(ctx))
+
+    # -- recovery codes ------------------------------------------------------------------
+
+    def _codes_page(self, ctx: Ctx, mode: str, error: str | None = None, status: int = 200) -> Response:
+        codes = ctx.service.recovery_codes(ctx.user_id)
+        return self.render(ctx, "codes.html", status, codes=codes, mode=mode, error=error,
+                           codes_text="\n".join(c.code for c in codes if not c.used))
+
+    def recovery_codes(self, ctx: Ctx) -> Response:
+        if not ctx.state.enabled:
+            raise NotEnabled()
+        mode = "new" if ctx.request.args.get("new") == "1" else "view"
+        return self.need_sudo_for_page(ctx) or self._codes_page(ctx, mode=mode)
+
+    def recovery_codes_download(self, ctx: Ctx) -> Response:
+        if not ctx.state.enabled:
+            raise NotEnabled()
+        denied = self.need_sudo_for_page(ctx)
+        if denied is not None:
+            return denied
+        codes = [c.code.replace("-", "") for c in ctx.service.recovery_codes(ctx.user_id) if not c.used]
+        text = recovery.as_text(codes, ctx.settings.issuer, ctx.user_id)
+        filename = f"{ctx.settings.issuer}-recovery-codes.txt".replace(" ", "-")
+        response = Response(text, mimetype="text/plain")
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return secure(response)
+
+    def regenerate(self, ctx: Ctx) -> Response:
+        if not ctx.state.enabled:
+            raise NotEnabled()
+        if ctx.request.method == "GET":
+            return self.need_sudo_for_page(ctx) or self.render(
+                ctx,
+                "confirm.html",
+                title="Generate new recovery codes?",
+                text="Your current recovery codes will stop working at once. "
+                "Save the new ones before you leave the page.",
+                action=ctx.request.path,
+                button="Generate new codes",
+                danger=False,
+            )
+        self.check_csrf(ctx)
+        denied, cookies = self.need_sudo_for_action(ctx, {"confirm": "1"})
+        if denied is not None:
+            return denied
+        ctx.service.regenerate_recovery_codes(ctx.user_id, ctx.ip)
+        response = redirect(with_next(ctx.settings.mount + "/recovery-codes?new=1", self.next_url(ctx)))
+        for header in cookies:
+            response.headers.add(*header)
+        return response
+
+    # -- disabling -----------------------------------------------------------------------
+
+    def disable(self, ctx: Ctx) -> Response:
+        if not ctx.state.enabled:
+            raise NotEnabled()
+        if ctx.request.method == "GET":
+            return self.render(
+                ctx,
+                "confirm.html",
+                title="Disable two-factor authentication?",
+                text="Your account will be protected by your password alone. Your authenticator app "
+                "and recovery codes will stop working for this account.",
+                action=ctx.request.path,
+                button="Disable two-factor authentication",
+                danger=True,
+            )
+        self.check_csrf(ctx)
+        denied, cookies = self.need_sudo_for_action(ctx, {"confirm": "1"})
+        if denied is not None:
+            return denied
+        ctx.service.disable(ctx.user_id, ctx.ip)
+        response = redirect(self.next_url(ctx))
+        for header in cookies:
+            response.headers.add(*header)
+        response.headers.add(*ctx.cookies.clear(ctx.cookies.verified_name, secure=ctx.https))
+        return response
+
+    # -- the second factor at sign-in ------------------------------------------------------
+
+    def verify(self, ctx: Ctx) -> Response:
+        target = self.next_url(ctx)
+        if not ctx.state.enabled or ctx.verified:
+            return redirect(target)
+        if ctx.request.method == "GET":
+            retry = ctx.service.retry_after(ctx.user_id)
+            error = Throttled(retry).message if retry else None
+            return self.render(ctx, "verify.html", error=error)
+        self.check_csrf(ctx)
+        try:
+            method = ctx.service.verify(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
+        except NotEnabled:
+            return redirect(target)
+        except TwoFactorError as exc:
+            return self.render(ctx, "verify.html", exc.status, error=exc.message)
+        ctx.refresh()
+        if method == "recovery" and ctx.state.recovery_codes_left < ctx.settings.recovery_codes_warn_below:
+            target = with_next(ctx.settings.mount + "/?low=1", target)
+        response = redirect(target)
+        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+        return response
