@@ -367,6 +367,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         issuer=app.config["TWOFA_ISSUER"],
         exempt_paths=("/logout", "/static/", "/api/logout"),
         home_url="/settings",
+        login_url="/login",
     )
     app.extensions["twofa"] = app.wsgi_app
 

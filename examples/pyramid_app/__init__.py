@@ -1,0 +1,1 @@
+"""The same example app in Pyramid: a different framework, the same middleware."""
