@@ -25,5 +25,14 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The middleware's cost against the bare app, as one table (also written to bench/results/).
+# QUICK=1 for a smoke run of under a minute; wrk is used when installed (apt-get install wrk).
+bench: $(VENV)/.installed-test
+	QUICK=$(QUICK) $(BIN)/python -m bench
+
+# PNGs of the 2FA pages for README, taken in Debian's chromium (apt-get install chromium oathtool).
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python -m tests.browser.screenshots docs
+
 clean:
 	rm -rf $(VENV) *.egg-info src/*.egg-info .pytest_cache

@@ -123,20 +123,18 @@ def with_next(url: str, next_path: str) -> str:
 
 
 def current_user() -> str | None:
-    """The signed-in user: the session's, else the owner of a personal access token.
+    """The owner of the personal access token the request used, else the session's user.
 
     The middleware sets ``REMOTE_USER`` for token-authenticated requests; it is
-    trusted only when the middleware's info says a token was used.
+    trusted only when the middleware's info says a token was used, and then the
+    session is ignored, so a token can never lend its 2FA exemption to a session.
     """
-    user = session.get("user_id")
-    if isinstance(user, str) and user:
-        return user
     info = request.environ.get("twofa")
     if info is not None and getattr(info, "token_id", None) is not None:
         remote_user = request.environ.get("REMOTE_USER")
-        if isinstance(remote_user, str) and remote_user:
-            return remote_user
-    return None
+        return remote_user if isinstance(remote_user, str) and remote_user else None
+    user = session.get("user_id")
+    return user if isinstance(user, str) and user else None
 
 
 def sign_in(username: str) -> None:
@@ -207,6 +205,9 @@ def _default_config() -> dict[str, Any]:
         "USERS_DATABASE": os.environ.get("EXAMPLE_USERS_DB") or os.path.abspath("example_users.db"),
         "TWOFA_DATABASE_URL": os.environ.get("TWOFA_DATABASE_URL") or "sqlite:///twofa.db",
         "TWOFA_ISSUER": "Example App",
+        # How long each process trusts its cached 2FA state: the time another
+        # instance's change (2FA turned off, say) may take to be seen here.
+        "TWOFA_CACHE_SECONDS": float(os.environ.get("TWOFA_CACHE_SECONDS") or 5),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -217,7 +218,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the example app, wrapped with the two-factor middleware.
 
     :param config: overrides for the settings read from the environment
-        (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``...).
+        (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
+        ``TWOFA_CACHE_SECONDS``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -365,9 +367,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         identify=session_identify(app, user_key="user_id", nonce_key="login_nonce"),
         check_password=lambda user_id, password: users.check_password(user_id, password),
         issuer=app.config["TWOFA_ISSUER"],
+        cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
         exempt_paths=("/logout", "/static/", "/api/logout"),
         home_url="/settings",
         login_url="/login",
+        logout_url="/logout",
     )
     app.extensions["twofa"] = app.wsgi_app
 

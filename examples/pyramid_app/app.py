@@ -151,4 +151,5 @@ def make_app(settings: dict[str, Any] | None = None) -> TwoFactorMiddleware:
         exempt_paths=("/logout", "/static/"),
         home_url="/settings",
         login_url="/login",
+        logout_url="/logout",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -16,13 +17,16 @@ class TTLCache(Generic[K, V]):
 
     Bounded by ``maxsize``: when full, the oldest entry goes. Reads take no lock:
     a dict lookup is atomic in CPython, and a stale read only costs a refill.
+    An OrderedDict, because evicting the oldest entry of a plain dict
+    (``next(iter(d))``) scans past every slot deleted before it: a full cache
+    would make each insertion cost time in proportion to its size.
     """
 
     def __init__(self, ttl: float, maxsize: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.maxsize = maxsize
         self._clock = clock
-        self._data: dict[K, tuple[float, V]] = {}
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
@@ -41,7 +45,7 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             self._data.pop(key, None)
             while len(self._data) >= self.maxsize:
-                self._data.pop(next(iter(self._data)), None)
+                self._data.popitem(last=False)
             self._data[key] = (expires, value)
 
     def pop(self, key: K) -> None:
@@ -50,7 +54,7 @@ class TTLCache(Generic[K, V]):
 
     def discard_where(self, predicate: Callable[[V], bool]) -> None:
         with self._lock:
-            for key in [k for k, (_, v) in self._data.items() if predicate(v)]:
+            for key in [k for k, (_, v) in list(self._data.items()) if predicate(v)]:
                 del self._data[key]
 
     def clear(self) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import click
 
+from .cli_tokens import tokens
 from .store import SQLAlchemyStore
 
 
@@ -17,8 +18,12 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _store(url: str) -> SQLAlchemyStore:
-    return SQLAlchemyStore(url)
+def _store(url: str, *, create_schema: bool = True) -> SQLAlchemyStore:
+    store = SQLAlchemyStore(url, create_schema=create_schema)
+    context = click.get_current_context(silent=True)
+    if context is not None:  # close the pool's connections when the command ends
+        context.call_on_close(store.dispose)
+    return store
 
 
 @click.group()
@@ -43,9 +48,26 @@ def db() -> None:
 @db.command("create")
 @click.pass_obj
 def db_create(obj: dict) -> None:
-    """Create any missing table."""
-    _store(obj["url"]).create_schema()
+    """Create the schema (the same as `db upgrade` to the newest revision)."""
+    _store(obj["url"], create_schema=False).create_schema()
     click.echo("schema ready")
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_obj
+def db_upgrade(obj: dict, revision: str) -> None:
+    """Create the schema or upgrade it to REVISION (default: the newest).
+
+    Safe to run while instances are serving, and from several at once.
+    """
+    from .store import migrate
+
+    store = _store(obj["url"], create_schema=False)
+    before = migrate.current(store.engine)
+    store.upgrade_schema(revision)
+    after = migrate.current(store.engine)
+    click.echo(f"schema at revision {after}" + (f" (was {before or 'empty'})" if before != after else ""))
 
 
 @main.command()
@@ -89,6 +111,8 @@ def log_(obj: dict, user: str | None, limit: int) -> None:
             f"{event.detail}  {event.remote_addr or ''}".rstrip()
         )
 
+
+main.add_command(tokens)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(__file__))

@@ -38,6 +38,8 @@ class Settings:
     :param home_url: where to go after the 2FA pages when no ``next`` is given.
     :param login_url: the app's sign-in page, where the 2FA pages send signed-out
         visitors (with ``next``); without it they get a 401 page.
+    :param logout_url: the app's sign-out endpoint (POST); the verify page offers
+        it, so someone without their phone is never stuck there.
     :param max_token_days: longest allowed personal access token lifetime.
     """
 
@@ -61,6 +63,7 @@ class Settings:
     exempt_paths: tuple[str, ...] = ()
     home_url: str = "/"
     login_url: str | None = None
+    logout_url: str | None = None
     max_token_days: int = 366
     enrollment_seconds: int = 900
     require_enrollment: Callable[[str], bool] | None = field(default=None, compare=False)
@@ -95,7 +98,7 @@ class Settings:
         for path in self.exempt_paths:
             if not path.startswith("/"):
                 raise ValueError(f"exempt path {path!r} must start with '/'")
-        for name in ("home_url", "login_url"):
+        for name in ("home_url", "login_url", "logout_url"):
             url = getattr(self, name)
             if url is not None and (not url.startswith("/") or url.startswith("//")):
                 raise ValueError(f"{name} must be a local path")

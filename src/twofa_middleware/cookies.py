@@ -39,8 +39,8 @@ class Cookies:
         self.sudo_name = f"{prefix}_sudo"
         # Raw cookie value -> decoded payload: a verified request costs a dict
         # lookup, not an HMAC. Entries end when the signature would expire.
-        self._verified_cache: TTLCache[str, tuple[str, str, int]] = TTLCache(
-            ttl=float(settings.verified_max_age), maxsize=100_000, clock=time.time
+        self._verified_cache: TTLCache[str, tuple[str, str, int, float]] = TTLCache(
+            ttl=float(settings.verified_max_age), maxsize=20_000, clock=time.time
         )
 
     # -- verified: this sign-in passed the second factor --------------------
@@ -63,24 +63,29 @@ class Cookies:
 
     def is_verified(self, environ: dict[str, Any], identity: Identity, epoch: int) -> bool:
         """The request carries a verified cookie for this user, sign-in and enrollment."""
+        return self.verified_until(environ, identity, epoch) is not None
+
+    def verified_until(self, environ: dict[str, Any], identity: Identity, epoch: int) -> float | None:
+        """When the request's verified cookie for this user, sign-in and enrollment expires; None if it is not one."""
         value = read_cookie(environ, self.verified_name)
-        if not value:
-            return False
+        if not value or not identity.session_key:
+            return None  # nothing to bind the verified state to: never verified
         payload = self._verified_cache.get(value)
         if payload is None:
             loaded = self.load_verified(value)
             if loaded is None:
-                return False
+                return None
             user_id, shash, cookie_epoch, signed_at = loaded
-            payload = (user_id, shash, cookie_epoch)
-            remaining = signed_at + self.settings.verified_max_age - time.time()
-            self._verified_cache.set(value, payload, ttl=remaining)
-        user_id, shash, cookie_epoch = payload
-        return (
+            payload = (user_id, shash, cookie_epoch, signed_at + self.settings.verified_max_age)
+            self._verified_cache.set(value, payload, ttl=payload[3] - time.time())
+        user_id, shash, cookie_epoch, expires_at = payload
+        if (
             user_id == identity.user_id
             and cookie_epoch == epoch
             and hmac.compare_digest(shash, session_hash(identity))
-        )
+        ):
+            return expires_at
+        return None
 
     # -- sudo: the password was re-confirmed recently -----------------------
 
@@ -104,7 +109,8 @@ class Cookies:
         return self.keyring.mac("twofa.csrf", f"{identity.user_id}\0{identity.session_key}")
 
     def csrf_valid(self, token: object, identity: Identity) -> bool:
-        if not isinstance(token, str) or not token:
+        # compare_digest raises TypeError on non-ASCII str: refuse those up front.
+        if not isinstance(token, str) or not token or not token.isascii():
             return False
         message = f"{identity.user_id}\0{identity.session_key}"
         # Check against every key so a rotation does not break open forms.

@@ -21,6 +21,14 @@ class InvalidRequest(TwoFactorError):
     message = "The request is malformed."
 
 
+class NoSuchToken(InvalidRequest):
+    """No live token with that id for this user (a subclass, so callers catching InvalidRequest still do)."""
+
+    code = "not_found"
+    status = 404
+    message = "No such token."
+
+
 class InvalidCode(TwoFactorError):
     """The code is well formed but wrong.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -14,14 +14,23 @@ class Identity:
     :param session_key: a value that changes at every sign-in (a login nonce
         kept in the app's session). The verified state is bound to it, so a
         new sign-in always asks for the second factor again.
+    :param expires_at: when the signed value this identity was read from stops
+        being valid (seconds since the epoch), if known: no cache keeps a
+        decision about it longer.
     """
 
     user_id: str
     session_key: str
+    expires_at: float | None = field(default=None, compare=False)
 
 
 class IdentifyFunc(Protocol):
-    """Returns the signed-in user of a request, or None when nobody is."""
+    """Returns the signed-in user of a request, or None when nobody is.
+
+    An identify whose answer depends on the ``Cookie`` header alone may say so
+    with an attribute ``keyed_by_cookie = True``: the middleware then remembers
+    its pass decisions by the raw header (see :mod:`twofa_middleware.decisions`).
+    """
 
     def __call__(self, environ: dict[str, Any]) -> Identity | None: ...
 

@@ -11,10 +11,11 @@ from typing import Any
 from .config import Settings
 from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
+from .decisions import Decisions
 from .errors import InvalidToken, StoreUnavailable
-from .identity import CheckPasswordFunc, IdentifyFunc, NotifyFunc, TwoFactorInfo
+from .identity import CheckPasswordFunc, Identity, IdentifyFunc, NotifyFunc, TwoFactorInfo
 from .service import TwoFactorService
-from .store.base import Store
+from .store.base import Store, UserState
 from .web.app import TwoFactorWeb
 from .web.context import urls
 from .web.http import error_json, secure
@@ -81,6 +82,12 @@ class TwoFactorMiddleware:
         self.urls = urls(self.settings)
         self._mount_prefix = self.settings.mount + "/"
         self._exempt = tuple(self.settings.exempt_paths)
+        self._anonymous = TwoFactorInfo(None, False, False, self.urls)
+        self.decisions = (
+            Decisions(self.settings.cache_seconds, self.service.state)
+            if getattr(identify, "keyed_by_cookie", False)
+            else None
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "") or "/"
@@ -91,9 +98,17 @@ class TwoFactorMiddleware:
         if authorization[:7].lower() == "bearer ":
             return self._token_request(environ, start_response, authorization[7:].strip(), path)
 
+        # Steady state: these very cookies passed a moment ago (see decisions.py).
+        cookie: str = environ.get("HTTP_COOKIE", "")
+        if cookie and self.decisions is not None:
+            info = self.decisions.get(cookie)
+            if info is not None:
+                environ["twofa"] = info
+                return self.app(environ, start_response)
+
         identity = self.identify(environ)
         if identity is None:
-            environ["twofa"] = TwoFactorInfo(None, False, False, self.urls)
+            environ["twofa"] = self._anonymous
             return self.app(environ, start_response)
 
         try:
@@ -105,17 +120,31 @@ class TwoFactorMiddleware:
             required = self.settings.require_enrollment
             if required is not None and not path.startswith(self._exempt or ("\0",)) and required(identity.user_id):
                 return secure(self.web.challenge_enroll(environ))(environ, start_response)
-            environ["twofa"] = TwoFactorInfo(identity.user_id, False, True, self.urls)
+            info = TwoFactorInfo(identity.user_id, False, True, self.urls)
+            if required is None:
+                self._remember(cookie, identity, state, info)
+            environ["twofa"] = info
             return self.app(environ, start_response)
 
-        verified = self.cookies.is_verified(environ, identity, state.epoch)
-        if verified or (self._exempt and path.startswith(self._exempt)):
+        verified_until = self.cookies.verified_until(environ, identity, state.epoch)
+        if verified_until is not None:
+            info = TwoFactorInfo(identity.user_id, True, True, self.urls, state.recovery_codes_left)
+            self._remember(cookie, identity, state, info, verified_until)
+            environ["twofa"] = info
+            return self.app(environ, start_response)
+        if self._exempt and path.startswith(self._exempt):
             environ["twofa"] = TwoFactorInfo(
-                identity.user_id, True, verified, self.urls, state.recovery_codes_left
+                identity.user_id, True, False, self.urls, state.recovery_codes_left
             )
             return self.app(environ, start_response)
 
         return secure(self.web.challenge(environ))(environ, start_response)
+
+    def _remember(
+        self, cookie: str, identity: Identity, state: UserState, info: TwoFactorInfo, until: float | None = None
+    ) -> None:
+        if cookie and self.decisions is not None:
+            self.decisions.remember(cookie, identity, state, info, until)
 
     def _token_request(
         self, environ: dict[str, Any], start_response: Callable[..., Any], token: str, path: str

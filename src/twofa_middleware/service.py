@@ -21,9 +21,11 @@ from .config import Settings
 from .crypto import KeyRing
 from .errors import (
     AlreadyEnabled,
+    CodeReused,
     InvalidCode,
     InvalidRequest,
     InvalidToken,
+    NoSuchToken,
     NotEnabled,
     Throttled,
     TwoFactorError,
@@ -78,8 +80,9 @@ class TwoFactorService:
         self._check_password = check_password
         self._notify = notify
         self.clock = clock
-        self._states: TTLCache[str, UserState] = TTLCache(settings.cache_seconds)
-        self._tokens: TTLCache[str, TokenRecord] = TTLCache(settings.cache_seconds)
+        # Entries live cache_seconds: 20,000 is more users than one process serves in that time.
+        self._states: TTLCache[str, UserState] = TTLCache(settings.cache_seconds, maxsize=20_000)
+        self._tokens: TTLCache[str, TokenRecord] = TTLCache(settings.cache_seconds, maxsize=20_000)
 
     # -- state -----------------------------------------------------------------
 
@@ -106,8 +109,21 @@ class TwoFactorService:
     # -- password re-confirmation --------------------------------------------
 
     def confirm_password(self, user_id: str, password: object, ip: str | None = None) -> None:
+        """Check the password for a sensitive step.
+
+        Wrong passwords are throttled per user and across instances: after
+        ``lockout_threshold`` of them within ``lockout_max_seconds``, further
+        tries are refused until the oldest one leaves that window. Someone
+        holding a stolen session cannot guess the password without limit.
+        """
         if not isinstance(password, str) or not password or len(password) > 1024:
             raise InvalidRequest("Enter your password.")
+        now = self.clock()
+        window = self.settings.lockout_max_seconds
+        recent = self.store.event_times(user_id, "password_failed", now - window)
+        if len(recent) >= self.settings.lockout_threshold:
+            oldest_counted = recent[self.settings.lockout_threshold - 1]
+            raise Throttled(throttle.retry_after(oldest_counted + window, now))
         if not self._check_password(user_id, password):
             self._event(user_id, "password_failed", ip=ip)
             raise WrongPassword()
@@ -141,11 +157,22 @@ class TwoFactorService:
         if self.state(user_id).enabled:
             raise AlreadyEnabled()
         now = self.clock()
-        stored = self.store.pending_secret(user_id, now - self.settings.enrollment_seconds)
-        if stored is None:
-            raise InvalidRequest("The setup has expired. Start again.")
-        secret = self.keyring.decrypt(stored)
-        step = totp.verify(secret, code, now, -1, self.settings)
+        accepted: list[tuple[str, int]] = []
+
+        def check(row) -> int:  # type: ignore[no-untyped-def]
+            step = totp.verify(self.keyring.decrypt(row.secret), code, now, -1, self.settings)
+            accepted.append((row.secret, step))
+            return step
+
+        try:
+            self.store.attempt(
+                user_id, now, check, self._lock_seconds,
+                enrollment_after=now - self.settings.enrollment_seconds,
+            )
+        except (InvalidCode, CodeReused) as exc:
+            self._event(user_id, "enroll_failed", exc.code, ip)
+            raise
+        stored, step = accepted[0]
         codes = recovery.generate(self.settings.recovery_code_count)
         self.store.enable(user_id, stored, step, self._code_rows(user_id, codes), now)
         self._changed(user_id)
@@ -276,26 +303,30 @@ class TwoFactorService:
         """Revoke now; this process forgets the token at once, others within the cache time."""
         record = self.store.revoke_token(token_id, user_id, self.clock())
         if record is None:
-            raise InvalidRequest("No such token.")
+            raise NoSuchToken()
         self._tokens.discard_where(lambda r: r.id == token_id)
         self._event(record.user_id, "token_revoked", f"{token_id} {record.name}", ip)
         return record
 
     def authenticate_token(self, token: str, path: str) -> TokenRecord:
         """The live token's record, or InvalidToken. Steady state: no database."""
-        if not tokens.is_well_formed(token):
+        if len(token) != tokens.LENGTH or not token.isascii():
             raise InvalidToken()
-        token_hash = tokens.hash_token(token)
         now = self.clock()
-        record = self._tokens.get(token_hash)
+        # Cached by the token itself for a few seconds: hashing it costs more
+        # than the rest of the check, and the request holds it in memory anyway.
+        # The database still sees only the hash.
+        record = self._tokens.get(token)
         if record is None:
-            record = self.store.token_by_hash(token_hash)
+            if not tokens.is_well_formed(token):
+                raise InvalidToken()
+            record = self.store.token_by_hash(tokens.hash_token(token))
             if record is None:
                 raise InvalidToken()
             if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
                 self.store.touch_token(record.id, now)
             ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
-            self._tokens.set(token_hash, record, ttl)
+            self._tokens.set(token, record, ttl)
         if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
             raise InvalidToken()
         if not tokens.path_allowed(path, record.paths):

@@ -76,7 +76,7 @@ def verify(secret: str, code: str, now: float, last_step: int, settings: Setting
 
     :raises CodeReused: the code is right but its step was already used.
     :raises InvalidCode: otherwise; ``drift_seconds`` is set when the code matches
-        a step further off, which means the device's clock is wrong.
+        an earlier step further off, which means the device's clock is slow.
     """
     current = int(now) // settings.totp_period
     totp = _totp(secret, settings)
@@ -91,8 +91,9 @@ def verify(secret: str, code: str, now: float, last_step: int, settings: Setting
         if matched <= last_step:
             raise CodeReused()
         return matched
+    # Only past steps: naming a future step that matches would tell a guesser
+    # a code that becomes valid later. A fast clock gets the plain answer.
     for distance in range(settings.totp_window + 1, settings.drift_steps + 1):
-        for step in (current - distance, current + distance):
-            if hmac.compare_digest(totp.generate_otp(step), code):
-                raise InvalidCode(drift_seconds=(step - current) * settings.totp_period)
+        if hmac.compare_digest(totp.generate_otp(current - distance), code):
+            raise InvalidCode(drift_seconds=-distance * settings.totp_period)
     raise InvalidCode()

@@ -1,7 +1,10 @@
 """Identify helpers for apps whose sign-in happens in front of them.
 
 It is a security issue to trust a header that came from the client: use these
-only when a proxy you control sets the header and strips any copy the client sent.
+only when a proxy you control sets the header and strips any copy the client
+sent. A user without a session value is still identified, with an empty
+session key, which never counts as verified: leaving the session header out
+can never skip the second factor.
 """
 
 from __future__ import annotations
@@ -15,15 +18,14 @@ def remote_user_identify(*, session_key_var: str = "HTTP_X_SESSION_ID") -> Ident
     """``REMOTE_USER`` as set by the server, bound to a per-sign-in session id.
 
     ``session_key_var`` names the environ key holding a value that changes at
-    every sign-in; without one there is nothing to bind the verified state to,
-    so the request counts as signed out.
+    every sign-in, set by the server or a trusted proxy.
     """
 
     def identify(environ: dict[str, Any]) -> Identity | None:
-        user, key = environ.get("REMOTE_USER"), environ.get(session_key_var)
-        if not user or not key:
+        user = environ.get("REMOTE_USER")
+        if not user:
             return None
-        return Identity(str(user), str(key))
+        return Identity(str(user), str(environ.get(session_key_var) or ""))
 
     return identify
 
@@ -36,9 +38,9 @@ def trusted_header_identify(
     session_var = "HTTP_" + session_header.upper().replace("-", "_")
 
     def identify(environ: dict[str, Any]) -> Identity | None:
-        user, key = environ.get(user_var), environ.get(session_var)
-        if not user or not key:
+        user = environ.get(user_var)
+        if not user:
             return None
-        return Identity(user, key)
+        return Identity(user, environ.get(session_var) or "")
 
     return identify

@@ -1,14 +1,15 @@
 """Identify the signed-in user through a Pyramid app's own security policy.
 
 The middleware sits outside Pyramid's router, so this builds a throwaway
-Pyramid request on the same environ and asks the app's security policy and
-session factory, exactly as a view would. Answers are cached for a few
-seconds by the raw ``Cookie`` header, which holds everything they depend on
-for cookie sessions.
+Pyramid request on a copy of the environ and asks the app's security policy
+and session factory, exactly as a view would. Answers are cached for a few
+seconds by the request's credentials (``Cookie`` and ``Authorization``
+headers), which is all a cookie-session or header policy reads.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from pyramid.interfaces import IRequestExtensions
@@ -28,29 +29,33 @@ def security_policy_identify(
 
     :param registry: the app's registry (``config.registry``, or the router's).
     :param nonce_key: the session key where the app keeps a fresh random value
-        at every sign-in; the verified state is bound to it.
-    :param cache_seconds: 0 disables the cache (server-side sessions that can
-        end while the cookie stays the same may want a short time or none).
+        at every sign-in; the verified state is bound to it. A user the policy
+        knows but whose session has no nonce is still identified (with an
+        empty session key, which never counts as verified), so 2FA is never
+        skipped for them.
+    :param cache_seconds: 0 disables the cache; use it for policies that read
+        more than the ``Cookie`` and ``Authorization`` headers, or server-side
+        sessions that can end while the cookie stays the same.
     """
-    cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=100_000)
+    cache: TTLCache[tuple[str, str], Identity] = TTLCache(ttl=cache_seconds, maxsize=100_000)
     has_extensions = registry.queryUtility(IRequestExtensions) is not None
 
     def identify(environ: dict[str, Any]) -> Identity | None:
-        header = environ.get("HTTP_COOKIE")
-        if not header:
-            return None
-        identity = cache.get(header)
+        key = (environ.get("HTTP_COOKIE", ""), environ.get("HTTP_AUTHORIZATION", ""))
+        identity = cache.get(key)
         if identity is None:
             identity = _ask_pyramid(registry, environ, nonce_key, has_extensions)
-            cache.set(header, identity)
+            cache.set(key, identity)
         return None if identity is _MISSING else identity
 
     return identify
 
 
 def _ask_pyramid(registry: Registry, environ: dict[str, Any], nonce_key: str, extensions: bool) -> Identity:
-    # A copy, so nothing Pyramid caches on its request leaks into the real one.
-    request = Request(dict(environ))
+    # A copy with an empty body: nothing Pyramid caches on its request leaks
+    # into the real one, and a policy cannot consume the app's request body.
+    env = dict(environ, **{"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "0"})
+    request = Request(env)
     request.registry = registry
     if extensions:
         apply_request_extensions(request)
@@ -58,6 +63,4 @@ def _ask_pyramid(registry: Registry, environ: dict[str, Any], nonce_key: str, ex
     if user is None:
         return _MISSING
     nonce = request.session.get(nonce_key)
-    if not isinstance(nonce, str) or not nonce:
-        return _MISSING
-    return Identity(str(user), nonce)
+    return Identity(str(user), nonce if isinstance(nonce, str) else "")

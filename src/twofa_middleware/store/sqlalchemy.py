@@ -14,20 +14,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from ..errors import CodeReused, InvalidCode, NotEnabled, StoreUnavailable, Throttled, AlreadyEnabled
+from ..errors import (
+    AlreadyEnabled,
+    CodeReused,
+    InvalidCode,
+    InvalidRequest,
+    NotEnabled,
+    StoreUnavailable,
+    Throttled,
+)
 from .base import DISABLED, AttemptResult, Check, EventRecord, TokenRecord, UserState
-from .models import AccessToken, Base, RecoveryCode, SecurityEvent, TwoFactorUser
+from .models import AccessToken, RecoveryCode, SecurityEvent, TwoFactorUser
 
 
 def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": 30},
+        "hide_parameters": True,
+    }
     if memory:
         kwargs["poolclass"] = StaticPool
     kwargs.update(engine_kwargs)
@@ -54,10 +66,10 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
 class _LockedRow:
     """The user row under lock, as :class:`LockedUser` describes."""
 
-    def __init__(self, session: Session, row: TwoFactorUser) -> None:
+    def __init__(self, session: Session, row: TwoFactorUser, secret: str) -> None:
         self._session = session
         self.user_id = row.user_id
-        self.secret = row.secret or ""
+        self.secret = secret
         self.last_step = row.last_step
 
     def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
@@ -97,8 +109,10 @@ class SQLAlchemyStore:
 
     :param url: a SQLAlchemy URL: ``sqlite:///twofa.db`` or
         ``postgresql+psycopg://user@host/db``.
-    :param create_schema: create missing tables on first use (handy for a demo;
-        production schemas come from ``twofa db upgrade``).
+    :param create_schema: on first use, create the schema or upgrade it to
+        the newest migration, as ``twofa db upgrade`` does (safe when several
+        instances start at once). Pass False when deployments run
+        ``twofa db upgrade`` themselves.
     :param engine_kwargs: passed to :func:`sqlalchemy.create_engine`.
     """
 
@@ -107,7 +121,17 @@ class SQLAlchemyStore:
         if url.startswith("sqlite"):
             self.engine = _sqlite_engine(url, engine_kwargs)
         else:
-            kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 10}
+            kwargs: dict[str, Any] = {
+                "pool_pre_ping": True,
+                "pool_size": 5,
+                "max_overflow": 5,
+                "pool_timeout": 10,
+                # Bound values are secrets (encrypted or hashed): keep them out of error logs.
+                "hide_parameters": True,
+            }
+            if url.startswith("postgresql") and "connect_timeout" not in url:
+                # An unreachable server must fail requests (closed) soon, not hang them.
+                kwargs["connect_args"] = {"connect_timeout": 5}
             kwargs.update(engine_kwargs)
             self.engine = create_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -119,9 +143,15 @@ class SQLAlchemyStore:
         return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def create_schema(self) -> None:
-        """Create any missing table."""
+        """Create the schema, or upgrade it to the newest migration."""
+        self.upgrade_schema("head")
+
+    def upgrade_schema(self, revision: str = "head") -> None:
+        """Run the shipped Alembic migrations up to ``revision``."""
+        from . import migrate  # Alembic is only needed when the schema changes
+
         try:
-            Base.metadata.create_all(self.engine)
+            migrate.upgrade(self.engine, revision)
         except SQLAlchemyError as exc:
             raise StoreUnavailable() from exc
         self._schema_ready = True
@@ -140,10 +170,24 @@ class SQLAlchemyStore:
             raise StoreUnavailable() from exc
 
     def _row(self, session: Session, user_id: str, *, lock: bool = False) -> TwoFactorUser:
+        """The user's row, inserted first when missing.
+
+        Two first requests of one user may race to insert it: the loser's
+        insert is a no-op (ON CONFLICT DO NOTHING) and it then reads and locks
+        the winner's row, instead of failing on the primary key.
+        """
         row = session.get(TwoFactorUser, user_id, with_for_update=lock)
-        if row is None:
-            row = TwoFactorUser(user_id=user_id, last_step=0, failures=0, epoch=0)
-            session.add(row)
+        if row is not None:
+            return row
+        values = {"user_id": user_id, "last_step": 0, "failures": 0, "epoch": 0}
+        dialect = session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            session.execute(dialect_insert(TwoFactorUser).values(values).on_conflict_do_nothing())
+        else:
+            session.execute(insert(TwoFactorUser).values(values))
+        row = session.get(TwoFactorUser, user_id, with_for_update=lock)
+        assert row is not None
         return row
 
     # -- state ---------------------------------------------------------------
@@ -212,21 +256,38 @@ class SQLAlchemyStore:
     # -- verification --------------------------------------------------------
 
     def attempt(
-        self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]
+        self,
+        user_id: str,
+        now: float,
+        check: Check,
+        lock_seconds: Callable[[int], int],
+        *,
+        enrollment_after: float | None = None,
     ) -> AttemptResult:
         """Run ``check`` on the locked row; count a failure or reset the count.
 
         ``check`` returns the accepted time step, or raises InvalidCode/CodeReused.
+        With ``enrollment_after``, ``check`` sees the pending enrollment secret
+        (started after that time) instead of the enabled one: confirming a
+        setup is throttled exactly like signing in.
         """
         refused: InvalidCode | CodeReused | None = None
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if row is None or row.secret is None:
-                raise NotEnabled()
+            if enrollment_after is None:
+                if row is None or row.secret is None:
+                    raise NotEnabled()
+                secret = row.secret
+            else:
+                if row is not None and row.secret is not None:
+                    raise AlreadyEnabled()
+                if row is None or row.pending_secret is None or (row.pending_since or 0) < enrollment_after:
+                    raise InvalidRequest("The setup has expired. Start again.")
+                secret = row.pending_secret
             if row.locked_until is not None and row.locked_until > now:
                 raise Throttled(int(row.locked_until - now + 0.999))
             try:
-                step = check(_LockedRow(s, row))
+                step = check(_LockedRow(s, row, secret))
             except (InvalidCode, CodeReused) as exc:
                 refused = exc
                 row.failures += 1
@@ -274,6 +335,22 @@ class SQLAlchemyStore:
             s.add(
                 SecurityEvent(
                     user_id=user_id, event=event, detail=detail[:255], remote_addr=remote_addr, created_at=now
+                )
+            )
+
+    def event_times(self, user_id: str, event: str, since: float) -> list[float]:
+        """When ``event`` happened to the user after ``since``, newest first."""
+        with self._tx() as s:
+            return list(
+                s.scalars(
+                    select(SecurityEvent.created_at)
+                    .where(
+                        SecurityEvent.user_id == user_id,
+                        SecurityEvent.event == event,
+                        SecurityEvent.created_at > since,
+                    )
+                    .order_by(SecurityEvent.created_at.desc())
+                    .limit(100)
                 )
             )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Response
 
 from ..config import Settings
@@ -17,8 +17,10 @@ from ..cookies import Cookies
 from ..errors import StoreUnavailable, TwoFactorError
 from ..identity import IdentifyFunc
 from ..service import TwoFactorService
+from .api import Api
 from .context import Ctx, template_globals
 from .http import Request, error_json, redirect, secure, wants_json, with_next
+from .token_pages import TokenPages
 from .views import Pages
 
 log = logging.getLogger("twofa_middleware")
@@ -74,6 +76,12 @@ class TwoFactorWeb:
             ],
             strict_slashes=True,
         )
+        api, token_pages = Api(settings), TokenPages(self.templates)
+        self.add_endpoints(api.rules(), api.handlers())
+        self.add_endpoints(
+            token_pages.rules(m),
+            {"tokens": (token_pages.tokens, VERIFIED), "token_revoke": (token_pages.token_revoke, VERIFIED)},
+        )
 
     def add_endpoints(
         self, rules: Iterable[Rule], handlers: dict[str, tuple[Callable[[Ctx], Response], str]]
@@ -101,12 +109,14 @@ class TwoFactorWeb:
         environ = request.environ
         if environ.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
             return error_json("token_not_allowed", "Access tokens cannot manage two-factor authentication.", 403)
+        if level == PUBLIC:  # needs nobody: no sign-in, no store (the OpenAPI document)
+            return handler(request)  # type: ignore[arg-type]
         identity = self.identify(environ)
         if identity is None:
             return self.signed_out(environ)
         state = self.service.state(identity.user_id)
         verified = not state.enabled or self.cookies.is_verified(environ, identity, state.epoch)
-        ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service)
+        ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service, args)
         if level == VERIFIED and not verified:
             return self.challenge(environ)
         return handler(ctx)
@@ -135,7 +145,7 @@ class TwoFactorWeb:
         return redirect(with_next(setup_url, environ.get("PATH_INFO", "/")))
 
     def signed_out(self, environ: dict[str, Any]) -> Response:
-        if wants_json(environ):
+        if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):
             return error_json("not_signed_in", "Sign in first.", 401)
         if self.settings.login_url:
             return redirect(with_next(self.settings.login_url, environ.get("PATH_INFO", "/")))
@@ -156,6 +166,8 @@ class TwoFactorWeb:
         return response
 
     def http_error(self, environ: dict[str, Any], exc: HTTPException) -> Response:
+        if isinstance(exc, RequestRedirect):  # e.g. /_2fa -> /_2fa/
+            return exc.get_response(environ)  # type: ignore[return-value]
         status = exc.code or 500
         if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):
             name = (exc.name or "error").lower().replace(" ", "_")

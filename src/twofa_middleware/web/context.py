@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
@@ -24,6 +24,7 @@ class Ctx:
     settings: Settings
     cookies: Cookies
     service: TwoFactorService
+    url_args: dict[str, Any] = field(default_factory=dict)  # from the URL rule, e.g. token_id
 
     @property
     def user_id(self) -> str:
@@ -84,4 +85,10 @@ def urls(settings: Settings) -> dict[str, str]:
 
 
 def template_globals(settings: Settings) -> dict[str, Any]:
-    return {"urls": urls(settings), "issuer": settings.issuer, "static": f"{settings.mount}/static"}
+    return {
+        "urls": urls(settings),
+        "issuer": settings.issuer,
+        "static": f"{settings.mount}/static",
+        "warn_below": settings.recovery_codes_warn_below,
+        "logout_url": settings.logout_url,
+    }

@@ -88,7 +88,7 @@ class Pages:
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
-        if ctx.request.method == "GET":
+        if ctx.request.method in ("GET", "HEAD"):
             return self.password_page(ctx, ctx.request.path, hidden={"next": target})
         self.check_csrf(ctx)
         try:
@@ -106,7 +106,7 @@ class Pages:
     def setup(self, ctx: Ctx) -> Response:
         if ctx.state.enabled:
             return redirect(ctx.settings.mount + "/")
-        if ctx.request.method == "GET":
+        if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
         self.check_csrf(ctx)
         if not ctx.sudo():
@@ -129,7 +129,7 @@ class Pages:
         """Step 3 of enrollment: save the recovery codes, then Done."""
         if not ctx.state.enabled:
             return redirect(ctx.settings.mount + "/setup")
-        if ctx.request.method == "GET":
+        if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self._codes_page(ctx, mode="setup")
         self.check_csrf(ctx)
         if ctx.request.form.get("saved") != "on":
@@ -167,7 +167,7 @@ class Pages:
     def regenerate(self, ctx: Ctx) -> Response:
         if not ctx.state.enabled:
             raise NotEnabled()
-        if ctx.request.method == "GET":
+        if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self.render(
                 ctx,
                 "confirm.html",
@@ -193,7 +193,7 @@ class Pages:
     def disable(self, ctx: Ctx) -> Response:
         if not ctx.state.enabled:
             raise NotEnabled()
-        if ctx.request.method == "GET":
+        if ctx.request.method in ("GET", "HEAD"):
             return self.render(
                 ctx,
                 "confirm.html",
@@ -221,7 +221,7 @@ class Pages:
         target = self.next_url(ctx)
         if not ctx.state.enabled or ctx.verified:
             return redirect(target)
-        if ctx.request.method == "GET":
+        if ctx.request.method in ("GET", "HEAD"):
             retry = ctx.service.retry_after(ctx.user_id)
             error = Throttled(retry).message if retry else None
             return self.render(ctx, "verify.html", error=error)
@@ -231,7 +231,10 @@ class Pages:
         except NotEnabled:
             return redirect(target)
         except TwoFactorError as exc:
-            return self.render(ctx, "verify.html", exc.status, error=exc.message)
+            response = self.render(ctx, "verify.html", exc.status, error=exc.message)
+            if isinstance(exc, Throttled):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         ctx.refresh()
         if method == "recovery" and ctx.state.recovery_codes_left < ctx.settings.recovery_codes_warn_below:
             target = with_next(ctx.settings.mount + "/?low=1", target)

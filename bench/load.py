@@ -1,0 +1,95 @@
+"""Load on a server from another process: wrk where installed, else a small Python generator.
+
+The Python generator keeps each connection alive while the server allows it
+(gunicorn's sync worker closes after every response, so it then reconnects,
+as wrk does), and stops after ``count`` requests or ``seconds``, whichever
+comes first. Run as ``python -m bench.load URL SECONDS COUNT [Header: value]...``;
+it prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+
+def wrk_path() -> str | None:
+    """wrk, unless ``BENCH_LOADGEN=python`` asks for the Python generator."""
+    if os.environ.get("BENCH_LOADGEN") == "python":
+        return None
+    return shutil.which("wrk")
+
+
+def run(url: str, seconds: float, headers: dict[str, str], *, count: int = 200_000) -> dict[str, float]:
+    """``{"rps", "p50_ms", "p99_ms", "requests"}`` for GET ``url`` under load for about ``seconds``."""
+    wrk = wrk_path()
+    if wrk is not None:
+        return _wrk(wrk, url, seconds, headers)
+    args = [sys.executable, "-m", "bench.load", url, str(seconds), str(count)]
+    args += [f"{k}: {v}" for k, v in headers.items()]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60)
+    return json.loads(out.stdout)
+
+
+def _wrk(wrk: str, url: str, seconds: float, headers: dict[str, str]) -> dict[str, float]:
+    args = [wrk, "-t1", "-c4", f"-d{max(1, round(seconds))}s", "--latency"]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    if re.search(r"Non-2xx or 3xx responses", out):
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    return {"rps": rps, "p50_ms": _wrk_ms(out, "50%"), "p99_ms": _wrk_ms(out, "99%"), "requests": requests}
+
+
+def _wrk_ms(out: str, label: str) -> float:
+    value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def generate(url: str, seconds: float, count: int, headers: dict[str, str]) -> dict[str, float]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = parts.path or "/"
+    latencies: list[float] = []
+    conn: http.client.HTTPConnection | None = None
+    started = time.perf_counter()
+    deadline = started + seconds
+    while len(latencies) < count:
+        begin = time.perf_counter()
+        if begin >= deadline:
+            break
+        if conn is None:
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - begin)
+        if response.status >= 400:
+            raise RuntimeError(f"{response.status} from {url}")
+        if response.will_close:
+            conn.close()
+            conn = None
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "requests": len(latencies),
+    }
+
+
+if __name__ == "__main__":
+    target, secs, most = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+    extra = dict(h.split(": ", 1) for h in sys.argv[4:])
+    print(json.dumps(generate(target, secs, most, extra)))

@@ -1,0 +1,94 @@
+"""``twofa tokens``: issue, list and revoke personal access tokens from the shell.
+
+A group of its own module, added to ``twofa`` by :mod:`twofa_middleware.cli`.
+Every step goes through :class:`TwoFactorService`, as the pages and the API do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from .config import Settings
+from .crypto import KeyRing
+from .errors import TwoFactorError
+from .service import TwoFactorService
+from .store import SQLAlchemyStore
+
+
+@contextmanager
+def _service(url: str) -> Iterator[TwoFactorService]:
+    """A service on the store at ``url``, its errors as clean command errors.
+
+    Token operations never encrypt, decrypt or sign anything, so they need no
+    secret key: TWOFA_SECRET_KEY is used when set, else a throwaway random key
+    satisfies the constructor. No password is ever checked here either.
+    """
+    keyring = KeyRing(os.environ.get("TWOFA_SECRET_KEY") or secrets.token_urlsafe(32))
+    store = SQLAlchemyStore(url)
+    try:
+        yield TwoFactorService(Settings(), keyring, store, lambda user_id, password: False)
+    except TwoFactorError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        store.dispose()
+
+
+@click.group()
+def tokens() -> None:
+    """Personal access tokens."""
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--expires-days", default=30, show_default=True, type=int, help="Days until it expires.")
+@click.option("--path", "paths", multiple=True, metavar="PREFIX", help="Limit to this path prefix (repeatable).")
+@click.pass_obj
+def create(obj: dict, user: str, name: str, expires_days: int, paths: tuple[str, ...]) -> None:
+    """Create a token for USER. The token is printed alone on the last line, and only now."""
+    from .cli import _when
+
+    with _service(obj["url"]) as service:
+        token_id, token = service.create_token(user, name, expires_days, list(paths))
+        record = next(r for r in service.list_tokens(user) if r.id == token_id)
+    click.echo(
+        f"created token {token_id} {name!r} for {user}, expires {_when(record.expires_at)}, "
+        f"paths: {' '.join(record.paths) or 'all'}"
+    )
+    click.echo("Copy it now; it cannot be shown again:", err=True)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.argument("user")
+@click.pass_obj
+def list_(obj: dict, user: str) -> None:
+    """List USER's live tokens (never the tokens themselves)."""
+    from .cli import _when
+
+    with _service(obj["url"]) as service:
+        records = service.list_tokens(user)
+    if not records:
+        click.echo(f"no tokens for {user}")
+        return
+    click.echo(f"{'ID':>5}  {'NAME':<24} {'PREFIX':<12} {'CREATED':<20} {'EXPIRES':<20} {'LAST USED':<20} PATHS")
+    for r in records:
+        click.echo(
+            f"{r.id:>5}  {r.name:<24} {r.prefix:<12} {_when(r.created_at):<20} {_when(r.expires_at):<20} "
+            f"{_when(r.last_used_at):<20} {' '.join(r.paths) or 'all'}"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
+@click.pass_obj
+def revoke(obj: dict, token_id: int) -> None:
+    """Revoke token ID at once (other running instances drop it within their cache time)."""
+    with _service(obj["url"]) as service:
+        record = service.revoke_token(token_id, None)
+    click.echo(f"revoked token {record.id} {record.name!r} of {record.user_id}")

@@ -1,0 +1,81 @@
+"""Pass decisions remembered by the raw ``Cookie`` header: the steady state is one dict lookup.
+
+Most requests come from a browser whose cookies have not changed since its last
+request, and whose answer was "pass": a signed-in user without 2FA, or one past
+it. Only those answers are remembered, and only when ``identify`` depends on
+the Cookie header alone. An entry
+
+- never outlives ``cache_seconds``, the signed session it was read from, or the
+  verified cookie it relied on;
+- is used only while the user's state is still the one it was decided on: a
+  write through this process drops the cached state at once, and another
+  instance's write is seen when the state cache refreshes (``cache_seconds``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .cache import TTLCache
+from .errors import StoreUnavailable
+from .identity import Identity, TwoFactorInfo
+from .store.base import UserState
+
+_Entry = tuple[str, UserState, TwoFactorInfo]
+
+MAX_KEY = 2048  # characters of Cookie header worth remembering
+
+
+class Decisions:
+    """Remembered pass decisions for one middleware.
+
+    :param ttl: the longest an entry lives (the settings' ``cache_seconds``).
+    :param state: the service's cached ``state(user_id)``.
+    :param maxsize: bound on entries; the oldest go first.
+    """
+
+    def __init__(
+        self, ttl: float, state: Callable[[str], UserState], maxsize: int = 20_000
+    ) -> None:
+        self._cache: TTLCache[str, _Entry] = TTLCache(ttl=ttl, maxsize=maxsize)
+        self._state = state
+
+    def get(self, cookie: str) -> TwoFactorInfo | None:
+        """What to put in ``environ["twofa"]`` for a request that passes, else None."""
+        entry = self._cache.get(cookie)
+        if entry is None:
+            return None
+        user_id, state, info = entry
+        try:
+            current = self._state(user_id)
+            if current is not state and current != state:
+                return None
+        except StoreUnavailable:
+            return None  # the full flow answers with its 503
+        return info
+
+    def remember(
+        self, cookie: str, identity: Identity, state: UserState, info: TwoFactorInfo, until: float | None = None
+    ) -> None:
+        """Keep a signed-in user's pass; ``until`` is when the verified cookie it relied on expires.
+
+        Anonymous answers are not kept: they are cheap anyway, and anyone could
+        fill the cache with them. Long headers are not kept either, which bounds
+        the memory at ``maxsize`` x ``MAX_KEY``.
+        """
+        if len(cookie) > MAX_KEY:
+            return
+        ttl = self._cache.ttl
+        now = time.time()
+        for end in (until, identity.expires_at):
+            if end is not None:
+                ttl = min(ttl, end - now)
+        if ttl > 0:
+            self._cache.set(cookie, (identity.user_id, state, info), ttl)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self._cache)

@@ -1,0 +1,259 @@
+"""The JSON API under ``{mount}/api``: every 2FA step, for API callers and single-page apps.
+
+Each handler checks the request, calls the one service step the HTML pages also
+call, and answers JSON. Errors are raised as :class:`TwoFactorError` and turned
+into ``{"error": code, "message": ...}`` by :class:`TwoFactorWeb`.
+
+A POST must say ``Content-Type: application/json``: a cross-site form cannot
+send that, and a cross-site script cannot without a CORS preflight this API
+never grants, so it stands in for the pages' CSRF token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Response
+
+from ..config import Settings
+from ..errors import InvalidRequest, PasswordRequired, TwoFactorError
+from ..store.base import TokenRecord
+from .context import Ctx
+from .http import error_json, json_response, secure
+
+Body = dict[str, Any]
+Handler = Callable[[Ctx, Body], Response]
+
+# Who may reach an endpoint (the values of TwoFactorWeb's access levels).
+_PUBLIC, _SIGNED_IN = "public", "signed_in"
+
+
+class UnsupportedMediaType(TwoFactorError):
+    code = "unsupported_media_type"
+    status = 415
+    message = "Send the request body as JSON with Content-Type: application/json."
+
+
+class UnprocessableBody(InvalidRequest):
+    """Well-formed JSON, but not the fields this call takes (a typo must not pass silently).
+
+    :param field: the missing or unknown field.
+    """
+
+    status = 422
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def iso(ts: float | None) -> str | None:
+    """A timestamp as RFC 3339 UTC (``2026-01-31T12:00:00Z``), the API's one time format."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def token_json(record: TokenRecord) -> dict[str, Any]:
+    """What a token's owner may see of it: never the token itself, which is not stored."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "created_at": iso(record.created_at),
+        "expires_at": iso(record.expires_at),
+        "last_used_at": iso(record.last_used_at),
+        "paths": list(record.paths),
+    }
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_body(ctx: Ctx, allowed: frozenset[str], required: frozenset[str]) -> Body:
+    """The request's JSON object, parsed strictly, with exactly the fields this call takes.
+
+    Size is bounded by :class:`Request` (413 beyond 64 KiB); values are checked by
+    the service step, which refuses wrong types with ``invalid_request``.
+    """
+    request = ctx.request
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(
+            raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidRequest("The body must be a JSON object.") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    for field in sorted(body.keys() - allowed):
+        raise UnprocessableBody(f"Unknown field {field!r}.", field)
+    for field in sorted(required - body.keys()):
+        raise UnprocessableBody(f"The field {field!r} is required.", field)
+    return body
+
+
+class Api:
+    """The JSON endpoints, as rules and handlers for :meth:`TwoFactorWeb.add_endpoints`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.prefix = f"{settings.mount}/api"
+        # (path, method, endpoint, handler, fields taken, fields required, needs the
+        # second factor, needs the password re-confirmation)
+        no: frozenset[str] = frozenset()
+        code, password = frozenset({"code"}), frozenset({"password"})
+        token_fields = frozenset({"name", "expires_in_days", "paths"})
+        self._table: list[tuple[str, str, str, Handler, frozenset[str], frozenset[str], bool, bool]] = [
+            ("/status", "GET", "status", self.status, no, no, False, False),
+            ("/confirm-password", "POST", "confirm_password", self.confirm_password, password, password, True, False),
+            ("/enroll", "POST", "enroll", self.enroll, no, no, True, True),
+            ("/enroll/confirm", "POST", "enroll_confirm", self.enroll_confirm, code, code, True, True),
+            ("/verify", "POST", "verify", self.verify, code, code, False, False),
+            ("/recovery-codes", "GET", "recovery_codes", self.recovery_codes, no, no, True, True),
+            ("/recovery-codes/regenerate", "POST", "regenerate", self.regenerate, no, no, True, True),
+            ("/disable", "POST", "disable", self.disable, no, no, True, True),
+            ("/tokens", "GET", "tokens", self.tokens, no, no, True, False),
+            ("/tokens", "POST", "token_create", self.token_create, token_fields, frozenset({"name"}), True, True),
+            ("/tokens/<int(min=1, max=9223372036854775807):token_id>", "DELETE", "token_revoke",
+             self.token_revoke, no, no, True, True),
+        ]
+
+    # -- registration ------------------------------------------------------------
+
+    def rules(self) -> list[Rule]:
+        rules = [Rule(f"{self.prefix}{path}", endpoint=f"api_{name}", methods=[method])
+                 for path, method, name, *_ in self._table]
+        rules.append(Rule(f"{self.prefix}/openapi.json", endpoint="api_openapi", methods=["GET"]))
+        return rules
+
+    def handlers(self) -> dict[str, tuple[Callable[[Any], Response], str]]:
+        # Every call is reachable once signed in; the second-factor check is made
+        # here rather than by the router, so that it always answers JSON.
+        out: dict[str, tuple[Callable[[Any], Response], str]] = {
+            f"api_{name}": (self._guard(handler, method, allowed, required, verified, sudo), _SIGNED_IN)
+            for _, method, name, handler, allowed, required, verified, sudo in self._table
+        }
+        out["api_openapi"] = (self.openapi, _PUBLIC)
+        return out
+
+    def _guard(
+        self, handler: Handler, method: str, allowed: frozenset[str], required: frozenset[str],
+        verified: bool, sudo: bool,
+    ) -> Callable[[Ctx], Response]:
+        def endpoint(ctx: Ctx) -> Response:
+            if verified and not ctx.verified:
+                return error_json(
+                    "two_factor_required", "Verify with your second factor first.", 401,
+                    verify_url=f"{self.prefix}/verify",
+                )
+            body = parse_body(ctx, allowed, required) if method == "POST" else {}
+            if sudo and not ctx.sudo():
+                raise PasswordRequired()
+            return handler(ctx, body)
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        return endpoint
+
+    # -- the endpoints -------------------------------------------------------------
+
+    def status(self, ctx: Ctx, body: Body) -> Response:
+        """Where this sign-in stands: the one call, with verify, open before the second factor."""
+        locked = ctx.service.retry_after(ctx.user_id) > 0
+        return json_response({
+            "enabled": ctx.state.enabled,
+            "verified": ctx.verified,
+            "recovery_codes_left": ctx.state.recovery_codes_left,
+            "locked_until": iso(ctx.state.locked_until) if locked else None,
+        })
+
+    def confirm_password(self, ctx: Ctx, body: Body) -> Response:
+        """Opens the re-confirmation window with the same cookie the pages set."""
+        ctx.service.confirm_password(ctx.user_id, body["password"], ctx.ip)
+        response = json_response({"confirmed": True, "expires_in": ctx.settings.sudo_seconds})
+        response.headers.add(*ctx.sudo_cookie())
+        return response
+
+    def enroll(self, ctx: Ctx, body: Body) -> Response:
+        enrollment = ctx.service.enrollment(ctx.user_id)
+        return json_response({
+            "secret": enrollment.secret,
+            "otpauth_uri": enrollment.otpauth_uri,
+            "qr_svg": enrollment.qr_svg,
+        })
+
+    def enroll_confirm(self, ctx: Ctx, body: Body) -> Response:
+        """Needs the re-confirmation too: the pending secret belongs to the user, not
+        to the session, so a stolen session must not be able to finish a setup."""
+        codes = ctx.service.confirm_enrollment(ctx.user_id, body["code"], ctx.ip)
+        ctx.refresh()
+        response = json_response({"enabled": True, "recovery_codes": codes})
+        # As on the setup page: proving the code at enrollment proves the second factor.
+        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+        return response
+
+    def verify(self, ctx: Ctx, body: Body) -> Response:
+        method = ctx.service.verify(ctx.user_id, body["code"], ctx.ip)
+        ctx.refresh()
+        response = json_response({"verified": True, "method": method})
+        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+        return response
+
+    def recovery_codes(self, ctx: Ctx, body: Body) -> Response:
+        codes = ctx.service.recovery_codes(ctx.user_id)
+        return json_response({"codes": [{"code": c.code, "used": c.used} for c in codes]})
+
+    def regenerate(self, ctx: Ctx, body: Body) -> Response:
+        return json_response({"recovery_codes": ctx.service.regenerate_recovery_codes(ctx.user_id, ctx.ip)})
+
+    def disable(self, ctx: Ctx, body: Body) -> Response:
+        ctx.service.disable(ctx.user_id, ctx.ip)
+        response = json_response({"enabled": False})
+        response.headers.add(*ctx.cookies.clear(ctx.cookies.verified_name, secure=ctx.https))
+        return response
+
+    def tokens(self, ctx: Ctx, body: Body) -> Response:
+        return json_response({"tokens": [token_json(r) for r in ctx.service.list_tokens(ctx.user_id)]})
+
+    def token_create(self, ctx: Ctx, body: Body) -> Response:
+        """The token is in this response and nowhere else, ever."""
+        token_id, token = ctx.service.create_token(
+            ctx.user_id, body["name"], body.get("expires_in_days", 30), body.get("paths"), ctx.ip
+        )
+        return json_response({"id": token_id, "token": token}, 201)
+
+    def token_revoke(self, ctx: Ctx, body: Body) -> Response:
+        token_id = int(ctx.url_args["token_id"])
+        ctx.service.revoke_token(token_id, ctx.user_id, ctx.ip)
+        return json_response({"id": token_id, "revoked": True})
+
+    # -- the OpenAPI document --------------------------------------------------------
+
+    @cached_property
+    def _openapi(self) -> bytes:
+        document = json.loads(resources.files("twofa_middleware.web").joinpath("openapi.json").read_bytes())
+        document["servers"] = [{"url": self.prefix}]  # follows the configured mount
+        return json.dumps(document).encode()
+
+    def openapi(self, request: Any) -> Response:
+        """Public: it describes the API and holds nothing about anyone."""
+        return secure(Response(self._openapi, mimetype="application/json"))

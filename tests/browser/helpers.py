@@ -1,0 +1,223 @@
+"""What a person does in the browser, step by step, shared by the browser tests and
+``make screenshots``: every step finds its field or button by the visible label or
+role, and every authentication code comes from Debian's ``oathtool``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Browser, Locator, Page, expect
+
+CHROMIUM = os.environ.get("TWOFA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OATHTOOL = "oathtool"
+PERIOD = 30  # seconds per TOTP step, the middleware's default
+
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def missing_parts() -> list[str]:
+    """Why the browser tests cannot run here, if they cannot."""
+    missing = []
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"Debian's chromium not found at {CHROMIUM} (apt-get install chromium)")
+    if shutil.which(OATHTOOL) is None:
+        missing.append("Debian's oathtool not found (apt-get install oathtool)")
+    return missing
+
+
+def launch(playwright) -> Browser:  # type: ignore[no-untyped-def]
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# -- the authenticator app -----------------------------------------------------------
+
+
+def oathtool(secret: str, at: float | None = None) -> str:
+    """The code ``oathtool --totp`` prints for ``secret`` now, or at the time ``at``."""
+    args = [OATHTOOL, "--totp", "-b", secret]
+    if at is not None:
+        args += ["--now", f"@{int(at)}"]
+    code = subprocess.run(args, check=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    assert len(code) == 6 and code.isdigit(), f"oathtool printed {code!r}"
+    return code
+
+
+@dataclass
+class Authenticator:
+    """A phone's authenticator app, played by oathtool.
+
+    The server accepts each time step once (replays are refused) and one step
+    either side of its clock. So each code handed out is for a step later than
+    the last one used: the current step, else the next one (which the server
+    accepts as one step ahead), else we wait for the clock to get there.
+    """
+
+    secret: str
+    last_step: int | None = None
+    waited: float = field(default=0.0)
+
+    def code(self) -> str:
+        now = time.time()
+        current = int(now) // PERIOD
+        step = current if self.last_step is None else max(current, self.last_step + 1)
+        if step > current + 1:
+            # Waiting for the app to show a new code, as a person would; not an assertion.
+            pause = (step - 1) * PERIOD - now + 0.05
+            self.waited += pause
+            time.sleep(pause)
+        self.last_step = step
+        return oathtool(self.secret, at=step * PERIOD + PERIOD / 2)
+
+    def last_code(self) -> str:
+        """The code handed out last (to try using it twice)."""
+        assert self.last_step is not None, "no code handed out yet"
+        return oathtool(self.secret, at=self.last_step * PERIOD + PERIOD / 2)
+
+    def wrong_code(self) -> str:
+        """A six-digit code that no step near now produces."""
+        current = int(time.time()) // PERIOD
+        near = {oathtool(self.secret, at=(current + d) * PERIOD) for d in range(-2, 3)}
+        candidate = int(oathtool(self.secret))
+        while f"{candidate:06d}" in near:
+            candidate = (candidate + 1) % 1_000_000
+        return f"{candidate:06d}"
+
+
+# -- same-origin check -----------------------------------------------------------------
+
+
+def foreign_requests(urls: list[str], origin: str) -> list[str]:
+    """The URLs that went to any host but the app's own (data: URLs are local)."""
+    own = urlsplit(origin)
+    bad = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme == "data":
+            continue
+        if (parts.scheme, parts.netloc) != (own.scheme, own.netloc):
+            bad.append(url)
+    return bad
+
+
+def has_horizontal_scroll(page: Page) -> bool:
+    return bool(
+        page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+    )
+
+
+# -- the app's own pages -----------------------------------------------------------------
+
+
+def register(page: Page, username: str, password: str) -> None:
+    page.goto("/register")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """The app's own sign-in: the password step only."""
+    if urlsplit(page.url).path != "/login":
+        page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_out(page: Page) -> None:
+    if urlsplit(page.url).path != "/settings":
+        page.goto("/settings")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login(\?.*)?$"))
+
+
+def confirm_password(page: Page, password: str) -> None:
+    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Confirm password").click()
+
+
+def code_field(page: Page) -> Locator:
+    return page.get_by_label("Authentication code")
+
+
+# -- enrollment ----------------------------------------------------------------------------
+
+
+@dataclass
+class SetupPage:
+    secret: str  # the manual key without its spaces
+    grouped_secret: str
+    otpauth_uri: str
+
+
+def read_setup_page(page: Page) -> SetupPage:
+    """Open "Can't scan it?" and read the key and the otpauth:// URI shown there."""
+    expect(page.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    key = page.locator("#manual-key")
+    if not key.is_visible():
+        page.get_by_text("Can't scan it? Enter the key by hand").click()
+    expect(key).to_be_visible()
+    grouped = key.inner_text().strip()
+    uri = page.locator("#otpauth-uri").inner_text().strip()
+    return SetupPage(grouped.replace(" ", ""), grouped, uri)
+
+
+def start_setup(page: Page, password: str) -> SetupPage:
+    """From the app's settings to the setup page: Set Up..., then the password."""
+    page.goto("/settings")
+    page.get_by_role("link", name="Set Up Two-Factor Authentication").click()
+    confirm_password(page, password)
+    return read_setup_page(page)
+
+
+def recovery_codes_on_page(page: Page) -> list[str]:
+    """The unused codes listed on a recovery-codes page."""
+    return [c.strip() for c in page.locator("#recovery-codes li code").all_inner_texts()]
+
+
+def enroll(page: Page, password: str) -> tuple[Authenticator, list[str]]:
+    """The whole enrollment with the checkbox ticked by hand; ends on the settings page."""
+    setup = start_setup(page, password)
+    app = Authenticator(setup.secret)
+    code_field(page).fill(app.code())
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    codes = recovery_codes_on_page(page)
+    page.get_by_label("I've saved the data").check()
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_text("Two-factor authentication is enabled.")).to_be_visible()
+    return app, codes
+
+
+def verify_with(page: Page, code: str) -> None:
+    expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
+    code_field(page).fill(code)
+    page.get_by_role("button", name="Verify").click()
+
+
+def tab_to(page: Page, target: Locator, limit: int = 30, key: str = "Tab") -> int:
+    """Press Tab (or ``key``) until ``target`` has the focus; how many presses it took."""
+    target.wait_for()
+    for presses in range(limit + 1):
+        if target.evaluate("el => el === document.activeElement"):
+            return presses
+        page.keyboard.press(key)
+    raise AssertionError(f"{target} not reached with {limit} presses of {key}")

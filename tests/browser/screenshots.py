@@ -1,0 +1,101 @@
+"""Regenerate the README's screenshots of the 2FA pages: ``make screenshots``.
+
+Serves the Flask example on loopback with throwaway databases, goes through
+enrollment and sign-in in Debian's chromium like the browser tests do, and writes
+PNGs into ``docs/`` (or the directory given as the first argument).
+
+    python -m tests.browser.screenshots [OUTDIR]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from examples.flask_app.app import create_app
+from tests.conftest import SECRET_KEY, serve
+
+from .helpers import (
+    PHONE,
+    Authenticator,
+    code_field,
+    has_horizontal_scroll,
+    launch,
+    missing_parts,
+    register,
+    sign_in,
+    sign_out,
+    start_setup,
+)
+
+PASSWORD = "correct horse battery staple"
+WIDTH = {"width": 1024, "height": 400}  # pages taller than this are shot whole
+
+
+def shot(page: Page, path: Path) -> None:
+    assert not has_horizontal_scroll(page), f"{path.name}: the page scrolls sideways"
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    print(f"wrote {path}")
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1] if len(argv) > 1 else "docs")
+    missing = missing_parts()
+    if missing:
+        print("cannot take screenshots: " + "; ".join(missing), file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            {
+                "USERS_DATABASE": f"{tmp}/users.db",
+                "TWOFA_DATABASE_URL": f"sqlite:///{tmp}/twofa.db",
+                "SECRET_KEY": SECRET_KEY,
+            }
+        )
+        url, server, thread = serve(app)
+        try:
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                context = browser.new_context(base_url=url, viewport=WIDTH, accept_downloads=True)
+                page = context.new_page()
+                take(page, out)
+                browser.close()
+        finally:
+            server.shutdown()  # type: ignore[attr-defined]
+            thread.join(5)
+            app.extensions["twofa"].service.store.dispose()
+    return 0
+
+
+def take(page: Page, out: Path) -> None:
+    register(page, "alice", PASSWORD)
+    setup = start_setup(page, PASSWORD)  # with "Can't scan it?" open
+    shot(page, out / "enrollment.png")
+    page.set_viewport_size(PHONE)
+    shot(page, out / "enrollment-phone.png")
+    page.set_viewport_size(WIDTH)
+
+    app = Authenticator(setup.secret)
+    code_field(page).fill(app.code())
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("heading", name="Save your recovery codes").wait_for()
+    shot(page, out / "recovery-codes.png")
+    page.get_by_label("I've saved the data").check()
+    page.get_by_role("button", name="Done").click()
+
+    page.goto("/_2fa/")
+    page.get_by_role("link", name="View Recovery Codes").wait_for()
+    shot(page, out / "account.png")
+
+    sign_out(page)
+    sign_in(page, "alice", PASSWORD)
+    code_field(page).wait_for()
+    shot(page, out / "verify.png")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,218 @@
+"""The store contract: what every store must do, run on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from twofa_middleware.errors import AlreadyEnabled, CodeReused, InvalidCode, NotEnabled, Throttled
+from twofa_middleware.store import SQLAlchemyStore
+from twofa_middleware.store.base import DISABLED
+
+NOW = 1_700_000_015.25
+CODES = [("hash-a", "enc-a"), ("hash-b", "enc-b"), ("hash-c", "enc-c")]
+
+
+def lock_after_three(failures: int) -> int:
+    return 0 if failures < 3 else 60
+
+
+def accept(step: int):
+    return lambda row: step
+
+
+def refuse(exc: Exception):
+    def check(row):
+        raise exc
+
+    return check
+
+
+@pytest.fixture
+def enabled(store: SQLAlchemyStore) -> SQLAlchemyStore:
+    store.set_pending_secret("alice", "enc-secret", NOW)
+    store.enable("alice", "enc-secret", 100, CODES, NOW)
+    return store
+
+
+def failures_of(store: SQLAlchemyStore, user_id: str) -> int:
+    from twofa_middleware.store.models import TwoFactorUser
+
+    with store._tx() as s:
+        return s.get(TwoFactorUser, user_id).failures
+
+
+def test_unknown_user_has_2fa_off(store):
+    assert store.user_state("nobody") == DISABLED
+
+
+def test_pending_secret_is_kept_until_it_expires(store):
+    store.set_pending_secret("alice", "enc-1", NOW)
+    assert store.pending_secret("alice", not_before=NOW - 900) == "enc-1"
+    assert store.pending_secret("alice", not_before=NOW + 1) is None
+    store.set_pending_secret("alice", "enc-2", NOW + 5)
+    assert store.pending_secret("alice", not_before=NOW) == "enc-2"
+
+
+def test_enable_stores_secret_codes_and_bumps_epoch(enabled):
+    state = enabled.user_state("alice")
+    assert state.enabled and state.epoch == 1 and state.recovery_codes_left == 3
+    assert state.locked_until is None
+    assert enabled.recovery_codes("alice") == [("enc-a", False), ("enc-b", False), ("enc-c", False)]
+    assert enabled.pending_secret("alice", 0) is None
+
+
+def test_enable_twice_is_refused(enabled):
+    with pytest.raises(AlreadyEnabled):
+        enabled.enable("alice", "other", 1, CODES, NOW)
+
+
+def test_attempt_passes_the_locked_row_and_records_the_step(enabled):
+    seen = {}
+
+    def check(row):
+        seen.update(user_id=row.user_id, secret=row.secret, last_step=row.last_step)
+        return 101
+
+    result = enabled.attempt("alice", NOW, check, lock_after_three)
+    assert seen == {"user_id": "alice", "secret": "enc-secret", "last_step": 100}
+    assert result.failures == 0 and result.locked_until is None
+    enabled.attempt("alice", NOW, lambda row: seen.update(last_step=row.last_step) or 101, lock_after_three)
+    assert seen["last_step"] == 101
+
+
+def test_attempt_on_user_without_2fa_raises_not_enabled(store):
+    with pytest.raises(NotEnabled):
+        store.attempt("nobody", NOW, accept(1), lock_after_three)
+
+
+@pytest.mark.parametrize("refusal", [InvalidCode(), CodeReused()], ids=["invalid", "reused"])
+def test_refused_attempts_count_then_lock(enabled, refusal):
+    for expected in (1, 2):
+        with pytest.raises(type(refusal)) as info:
+            enabled.attempt("alice", NOW, refuse(refusal), lock_after_three)
+        assert info.value.attempt.failures == expected and info.value.attempt.locked_until is None
+    with pytest.raises(type(refusal)) as info:
+        enabled.attempt("alice", NOW, refuse(refusal), lock_after_three)
+    assert info.value.attempt.failures == 3
+    assert info.value.attempt.locked_until == pytest.approx(NOW + 60, abs=1e-3)
+    assert enabled.user_state("alice").locked_until == pytest.approx(NOW + 60, abs=1e-3)
+
+
+def test_locked_user_is_refused_without_running_the_check_or_counting(enabled):
+    for _ in range(3):
+        with pytest.raises(InvalidCode):
+            enabled.attempt("alice", NOW, refuse(InvalidCode()), lock_after_three)
+    ran = []
+    with pytest.raises(Throttled) as info:
+        enabled.attempt("alice", NOW + 10, lambda row: ran.append(1) or 101, lock_after_three)
+    assert info.value.retry_after == 50
+    assert ran == [] and failures_of(enabled, "alice") == 3
+    # Once the lock has run out, a good code resets the count.
+    assert enabled.attempt("alice", NOW + 61, accept(101), lock_after_three).failures == 0
+    assert enabled.user_state("alice").locked_until is None
+
+
+def test_recovery_code_is_consumed_once(enabled):
+    def spend(row):
+        if row.consume_recovery_code(["nope", "hash-b"], NOW):
+            return row.last_step
+        raise InvalidCode()
+
+    enabled.attempt("alice", NOW, spend, lock_after_three)
+    assert enabled.user_state("alice").recovery_codes_left == 2
+    assert ("enc-b", True) in enabled.recovery_codes("alice")
+    with pytest.raises(InvalidCode):
+        enabled.attempt("alice", NOW, spend, lock_after_three)
+
+
+def test_recovery_code_of_another_user_is_not_consumed(enabled):
+    enabled.set_pending_secret("bob", "s", NOW)
+    enabled.enable("bob", "s", 1, [("hash-bob", "enc-bob")], NOW)
+
+    def spend(row):
+        if row.consume_recovery_code(["hash-bob"], NOW):
+            return row.last_step
+        raise InvalidCode()
+
+    with pytest.raises(InvalidCode):
+        enabled.attempt("alice", NOW, spend, lock_after_three)
+    assert enabled.user_state("bob").recovery_codes_left == 1
+
+
+def test_replacing_codes_drops_the_old_ones(enabled):
+    enabled.replace_recovery_codes("alice", [("hash-x", "enc-x")], NOW)
+    assert enabled.recovery_codes("alice") == [("enc-x", False)]
+
+    def spend_old(row):
+        if row.consume_recovery_code(["hash-a"], NOW):
+            return row.last_step
+        raise InvalidCode()
+
+    with pytest.raises(InvalidCode):
+        enabled.attempt("alice", NOW, spend_old, lock_after_three)
+
+
+def test_replacing_codes_needs_2fa_on(store):
+    with pytest.raises(NotEnabled):
+        store.replace_recovery_codes("nobody", CODES, NOW)
+
+
+def test_disable_forgets_secret_and_codes_and_bumps_epoch(enabled):
+    assert enabled.disable("alice", NOW) is True
+    state = enabled.user_state("alice")
+    assert not state.enabled and state.epoch == 2
+    assert enabled.recovery_codes("alice") == []
+    assert enabled.disable("alice", NOW) is False
+
+
+def test_reenabling_after_disable_starts_a_new_epoch(enabled):
+    enabled.disable("alice", NOW)
+    enabled.set_pending_secret("alice", "enc-new", NOW)
+    enabled.enable("alice", "enc-new", 5, CODES[:1], NOW)
+    state = enabled.user_state("alice")
+    assert state.enabled and state.epoch == 3 and state.recovery_codes_left == 1
+
+
+def test_security_log_newest_first_and_per_user(store):
+    store.log("alice", "enabled", "", "127.0.0.1", NOW)
+    store.log("bob", "verify_failed", "totp: invalid_code", None, NOW + 1)
+    store.log("alice", "disabled", "x" * 300, None, NOW + 2)
+    assert [e.event for e in store.events()] == ["disabled", "verify_failed", "enabled"]
+    alice = store.events("alice")
+    assert [e.event for e in alice] == ["disabled", "enabled"]
+    assert len(alice[0].detail) == 255
+    assert alice[1].remote_addr == "127.0.0.1"
+    assert alice[1].created_at == pytest.approx(NOW, abs=1e-3)
+    assert len(store.events(limit=1)) == 1
+
+
+def test_tokens_add_find_touch_revoke(store):
+    token_id = store.add_token("alice", "ci", "tfa_abcd", "h" * 64, ("/api",), NOW + 86400, NOW)
+    other = store.add_token("bob", "x", "tfa_efgh", "g" * 64, (), None, NOW)
+    record = store.token_by_hash("h" * 64)
+    assert record.id == token_id and record.user_id == "alice" and record.paths == ("/api",)
+    assert record.expires_at == pytest.approx(NOW + 86400, abs=1e-3) and record.last_used_at is None
+    store.touch_token(token_id, NOW + 5)
+    assert store.token_by_hash("h" * 64).last_used_at == pytest.approx(NOW + 5, abs=1e-3)
+    assert [t.id for t in store.tokens("alice")] == [token_id]
+    assert store.revoke_token(other, "alice", NOW) is None  # not alice's
+    revoked = store.revoke_token(token_id, "alice", NOW + 6)
+    assert revoked is not None and revoked.revoked_at == pytest.approx(NOW + 6, abs=1e-3)
+    assert store.revoke_token(token_id, None, NOW + 7) is None  # already revoked
+    assert store.tokens("alice") == []
+    assert store.token_by_hash("missing") is None
+
+
+def test_token_hashes_are_unique(store):
+    from twofa_middleware.errors import StoreUnavailable
+
+    store.add_token("alice", "a", "tfa_a", "h" * 64, (), None, NOW)
+    with pytest.raises(StoreUnavailable):
+        store.add_token("bob", "b", "tfa_b", "h" * 64, (), None, NOW)
+
+
+def test_state_written_by_one_instance_is_read_by_another(enabled, make_store):
+    other = make_store()
+    assert other.user_state("alice").enabled
+    other.disable("alice", NOW)
+    assert not enabled.user_state("alice").enabled
