@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.http import dump_cookie
+from werkzeug.http import dump_cookie, parse_cookie
 
 from .cache import TTLCache
 from .config import Settings
@@ -144,12 +144,13 @@ def is_https(environ: dict[str, Any]) -> bool:
 
 
 def read_cookie(environ: dict[str, Any], name: str) -> str | None:
-    """One cookie's raw value, without parsing the whole header (hot path)."""
+    """One cookie's value, parsed exactly as werkzeug (so Flask) parses it.
+
+    A parser of our own would read a crafted header (duplicate names, quotes,
+    spaces before ``=``) differently from the app, and the middleware would then
+    check one session while the app serves another.
+    """
     header = environ.get("HTTP_COOKIE")
     if not header or name not in header:
         return None
-    for part in header.split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return value.strip('"')
-    return None
+    return parse_cookie(header).get(name) or None

@@ -118,7 +118,7 @@ class TwoFactorMiddleware:
 
         if not state.enabled:
             required = self.settings.require_enrollment
-            if required is not None and not path.startswith(self._exempt or ("\0",)) and required(identity.user_id):
+            if required is not None and not self._is_exempt(path) and required(identity.user_id):
                 return secure(self.web.challenge_enroll(environ))(environ, start_response)
             info = TwoFactorInfo(identity.user_id, False, True, self.urls)
             if required is None:
@@ -132,13 +132,21 @@ class TwoFactorMiddleware:
             self._remember(cookie, identity, state, info, verified_until)
             environ["twofa"] = info
             return self.app(environ, start_response)
-        if self._exempt and path.startswith(self._exempt):
+        if self._is_exempt(path):
             environ["twofa"] = TwoFactorInfo(
                 identity.user_id, True, False, self.urls, state.recovery_codes_left
             )
             return self.app(environ, start_response)
 
         return secure(self.web.challenge(environ))(environ, start_response)
+
+    def _is_exempt(self, path: str) -> bool:
+        """``/logout`` covers ``/logout`` and ``/logout/...``, not ``/logout-everywhere``;
+        an entry ending in ``/`` (``/static/``) covers everything below it."""
+        for prefix in self._exempt:
+            if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
+                return True
+        return False
 
     def _remember(
         self, cookie: str, identity: Identity, state: UserState, info: TwoFactorInfo, until: float | None = None
@@ -158,6 +166,19 @@ class TwoFactorMiddleware:
             return response(environ, start_response)
         except StoreUnavailable as exc:
             return error_json(exc.code, exc.message, 503)(environ, start_response)
+        required = self.settings.require_enrollment
+        if required is not None and required(record.user_id):
+            try:
+                enrolled = self.service.state(record.user_id).enabled
+            except StoreUnavailable as exc:
+                return error_json(exc.code, exc.message, 503)(environ, start_response)
+            if not enrolled:
+                return error_json(
+                    "two_factor_enrollment_required", "Set up two-factor authentication first.", 403
+                )(environ, start_response)
+        # The token is the whole sign-in: no session cookie rides along, so a
+        # token can never lend its exemption from 2FA to someone's session.
+        environ.pop("HTTP_COOKIE", None)
         environ["REMOTE_USER"] = record.user_id
         environ["twofa"] = TwoFactorInfo(
             record.user_id, False, True, self.urls, None, record.id, record.name, record.paths

@@ -313,20 +313,21 @@ class TwoFactorService:
         if len(token) != tokens.LENGTH or not token.isascii():
             raise InvalidToken()
         now = self.clock()
-        # Cached by the token itself for a few seconds: hashing it costs more
-        # than the rest of the check, and the request holds it in memory anyway.
-        # The database still sees only the hash.
-        record = self._tokens.get(token)
+        # Cached by hash, as stored: no plaintext token is kept, even in memory.
+        # A hit means the hash matched a real token, so the format check and the
+        # database are needed on a miss only.
+        token_hash = tokens.hash_token(token)
+        record = self._tokens.get(token_hash)
         if record is None:
             if not tokens.is_well_formed(token):
                 raise InvalidToken()
-            record = self.store.token_by_hash(tokens.hash_token(token))
+            record = self.store.token_by_hash(token_hash)
             if record is None:
                 raise InvalidToken()
             if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
                 self.store.touch_token(record.id, now)
             ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
-            self._tokens.set(token, record, ttl)
+            self._tokens.set(token_hash, record, ttl)
         if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
             raise InvalidToken()
         if not tokens.path_allowed(path, record.paths):

@@ -8,6 +8,7 @@ posted without it shows the same form posting back to the action itself, so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -164,56 +165,69 @@ class Pages:
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         return secure(response)
 
-    def regenerate(self, ctx: Ctx) -> Response:
+    def _confirmed_action(
+        self,
+        ctx: Ctx,
+        act: Callable[[], Response],
+        *,
+        title: str,
+        text: str,
+        button: str,
+        danger: bool,
+        sudo_to_ask: bool,
+    ) -> Response:
+        """A sensitive action: a confirmation page (GET), then the password (POST), then ``act``."""
         if not ctx.state.enabled:
             raise NotEnabled()
         if ctx.request.method in ("GET", "HEAD"):
-            return self.need_sudo_for_page(ctx) or self.render(
-                ctx,
-                "confirm.html",
-                title="Generate new recovery codes?",
-                text="Your current recovery codes will stop working at once. "
-                "Save the new ones before you leave the page.",
-                action=ctx.request.path,
-                button="Generate new codes",
-                danger=False,
+            denied = self.need_sudo_for_page(ctx) if sudo_to_ask else None
+            return denied or self.render(
+                ctx, "confirm.html", title=title, text=text, action=ctx.request.path, button=button, danger=danger
             )
         self.check_csrf(ctx)
         denied, cookies = self.need_sudo_for_action(ctx, {"confirm": "1"})
         if denied is not None:
             return denied
-        ctx.service.regenerate_recovery_codes(ctx.user_id, ctx.ip)
-        response = redirect(with_next(ctx.settings.mount + "/recovery-codes?new=1", self.next_url(ctx)))
+        response = act()
         for header in cookies:
             response.headers.add(*header)
         return response
+
+    def regenerate(self, ctx: Ctx) -> Response:
+        def act() -> Response:
+            ctx.service.regenerate_recovery_codes(ctx.user_id, ctx.ip)
+            return redirect(with_next(ctx.settings.mount + "/recovery-codes?new=1", self.next_url(ctx)))
+
+        return self._confirmed_action(
+            ctx,
+            act,
+            title="Generate new recovery codes?",
+            text="Your current recovery codes will stop working at once. "
+            "Save the new ones before you leave the page.",
+            button="Generate new codes",
+            danger=False,
+            sudo_to_ask=True,
+        )
 
     # -- disabling -----------------------------------------------------------------------
 
     def disable(self, ctx: Ctx) -> Response:
-        if not ctx.state.enabled:
-            raise NotEnabled()
-        if ctx.request.method in ("GET", "HEAD"):
-            return self.render(
-                ctx,
-                "confirm.html",
-                title="Disable two-factor authentication?",
-                text="Your account will be protected by your password alone. Your authenticator app "
-                "and recovery codes will stop working for this account.",
-                action=ctx.request.path,
-                button="Disable two-factor authentication",
-                danger=True,
-            )
-        self.check_csrf(ctx)
-        denied, cookies = self.need_sudo_for_action(ctx, {"confirm": "1"})
-        if denied is not None:
-            return denied
-        ctx.service.disable(ctx.user_id, ctx.ip)
-        response = redirect(self.next_url(ctx))
-        for header in cookies:
-            response.headers.add(*header)
-        response.headers.add(*ctx.cookies.clear(ctx.cookies.verified_name, secure=ctx.https))
-        return response
+        def act() -> Response:
+            ctx.service.disable(ctx.user_id, ctx.ip)
+            response = redirect(self.next_url(ctx))
+            response.headers.add(*ctx.cookies.clear(ctx.cookies.verified_name, secure=ctx.https))
+            return response
+
+        return self._confirmed_action(
+            ctx,
+            act,
+            title="Disable two-factor authentication?",
+            text="Your account will be protected by your password alone. Your authenticator app "
+            "and recovery codes will stop working for this account.",
+            button="Disable two-factor authentication",
+            danger=True,
+            sudo_to_ask=False,
+        )
 
     # -- the second factor at sign-in ------------------------------------------------------
 
