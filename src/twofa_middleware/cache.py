@@ -15,7 +15,9 @@ V = TypeVar("V")
 class TTLCache(Generic[K, V]):
     """Entries live ``ttl`` seconds (or less, when given an earlier ``expires``).
 
-    Bounded by ``maxsize``: when full, the oldest entry goes. Reads take no lock:
+    Bounded by ``maxsize``: when full, the oldest entry goes, and each insertion
+    first drops a few expired entries from the old end, so a burst of junk keys
+    does not hold memory until it is pushed out. Reads take no lock:
     a dict lookup is atomic in CPython, and a stale read only costs a refill.
     An OrderedDict, because evicting the oldest entry of a plain dict
     (``next(iter(d))``) scans past every slot deleted before it: a full cache
@@ -28,6 +30,9 @@ class TTLCache(Generic[K, V]):
         self._clock = clock
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
+        # Grows at every invalidation: a value read from the store before one
+        # must not be cached after it (see ``set(..., since=)``).
+        self.generation = 0
 
     def get(self, key: K) -> V | None:
         entry = self._data.get(key)
@@ -38,11 +43,21 @@ class TTLCache(Generic[K, V]):
             return None
         return entry[1]
 
-    def set(self, key: K, value: V, ttl: float | None = None) -> None:
+    def set(self, key: K, value: V, ttl: float | None = None, *, since: int | None = None) -> None:
+        """Keep ``value``; with ``since`` (a :attr:`generation` read before the value
+        was fetched), only if nothing was invalidated in between."""
         if self.ttl <= 0:
             return
-        expires = self._clock() + (self.ttl if ttl is None else min(ttl, self.ttl))
+        now = self._clock()
+        expires = now + (self.ttl if ttl is None else min(ttl, self.ttl))
         with self._lock:
+            if since is not None and since != self.generation:
+                return
+            for _ in range(4):
+                oldest = next(iter(self._data.values()), None)
+                if oldest is None or oldest[0] > now:
+                    break
+                self._data.popitem(last=False)
             self._data.pop(key, None)
             while len(self._data) >= self.maxsize:
                 self._data.popitem(last=False)
@@ -50,15 +65,18 @@ class TTLCache(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         with self._lock:
+            self.generation += 1
             self._data.pop(key, None)
 
     def discard_where(self, predicate: Callable[[V], bool]) -> None:
         with self._lock:
+            self.generation += 1
             for key in [k for k, (_, v) in list(self._data.items()) if predicate(v)]:
                 del self._data[key]
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._data.clear()
 
     def __len__(self) -> int:

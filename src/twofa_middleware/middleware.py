@@ -32,7 +32,9 @@ class TwoFactorMiddleware:
     whether a password is right, and serves its own pages under ``mount``.
     A signed-in user with 2FA on reaches the app only after passing the second
     factor in this sign-in. If the store cannot be reached, such users get a
-    503 page: the middleware fails closed, never open.
+    503 page: the middleware fails closed, never open. (A user already past the
+    second factor keeps working on this process's cached state for at most
+    ``cache_seconds``, the price of a hot path without database round trips.)
 
     .. code-block:: python
 

@@ -90,8 +90,9 @@ class TwoFactorService:
         """The user's state, from this process's cache when fresh (no database)."""
         state = self._states.get(user_id)
         if state is None:
+            generation = self._states.generation
             state = self.store.user_state(user_id)
-            self._states.set(user_id, state)
+            self._states.set(user_id, state, since=generation)
         return state
 
     def _changed(self, user_id: str) -> None:
@@ -321,13 +322,14 @@ class TwoFactorService:
         if record is None:
             if not tokens.is_well_formed(token):
                 raise InvalidToken()
+            generation = self._tokens.generation
             record = self.store.token_by_hash(token_hash)
             if record is None:
                 raise InvalidToken()
             if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
                 self.store.touch_token(record.id, now)
             ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
-            self._tokens.set(token_hash, record, ttl)
+            self._tokens.set(token_hash, record, ttl, since=generation)
         if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
             raise InvalidToken()
         if not tokens.path_allowed(path, record.paths):

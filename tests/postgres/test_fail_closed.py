@@ -157,7 +157,8 @@ def test_store_down_fails_closed_then_service_resumes_without_restart(live):
     authenticator, _ = enroll(live.middleware.service, "alice")
     verified, pending = Browser(live.url), Browser(live.url)
     verified.sign_in("alice")
-    assert verified.verify(authenticator.at(time.time() + 30)).status_code == 303
+    verified_code = authenticator.at(time.time() + 30)
+    assert verified.verify(verified_code).status_code == 303
     pending.sign_in("alice")
     csrf = pending.verify_form()
     assert verified.get("/settings").status_code == 200
@@ -169,7 +170,8 @@ def test_store_down_fails_closed_then_service_resumes_without_restart(live):
         assert page.status_code == 503 and "temporarily unavailable" in page.text.lower()
         api = browser.get("/api/me", headers={"Accept": "application/json"})
         assert api.status_code == 503 and api.json()["error"] == "store_unavailable"
-    assert pending.submit_code(csrf, authenticator.now()).status_code == 503
+    spent = authenticator.at(time.time() + 30)  # not tried: the store is down
+    assert pending.submit_code(csrf, spent).status_code == 503
     assert pending.get("/_2fa/verify").status_code == 503
     assert live.app.calls == calls, "the app was reached while the store was down"
     assert Browser(live.url).get("/login").status_code == 200  # signed out: the app's own business
@@ -177,7 +179,7 @@ def test_store_down_fails_closed_then_service_resumes_without_restart(live):
     live.forwarder.restore()
     assert verified.get("/settings").status_code == 200
     assert pending.get("/settings").status_code == 303
-    assert pending.verify(authenticator.at(time.time() + 30)).status_code == 409  # spent above
+    assert pending.verify(verified_code).status_code == 409  # spent above, by the other sign-in
     assert live.engine.pool.checkedout() == 0
 
 

@@ -160,7 +160,9 @@ def test_one_code_from_many_sessions_across_both_instances_works_once(instances,
     for t in threads:
         t.join(60)
     assert statuses.count(303) == 1, statuses
-    assert set(statuses) - {303} <= {400, 409, 429}, statuses
+    # A spent time step says "already used" (409); a spent recovery code is just not valid (400).
+    refused = {"totp": 409, "recovery": 400}[kind]
+    assert set(statuses) - {303} <= {refused, 429}, statuses
 
 
 def test_a_lockout_on_one_instance_holds_on_the_other(instances):
@@ -187,5 +189,6 @@ def test_2fa_disabled_on_one_instance_is_seen_by_the_other_within_the_cache_time
     disabled_at = time.monotonic()
     assert a.get("/settings").status_code == 200
     while b.get("/settings").status_code != 200:
-        assert time.monotonic() - disabled_at < CACHE_SECONDS + 1.0, "B still asks for the second factor"
+        # The cache time, plus slack for a loaded machine.
+        assert time.monotonic() - disabled_at < CACHE_SECONDS + 2.0, "B still asks for the second factor"
         time.sleep(0.05)

@@ -95,7 +95,8 @@ def test_instances_starting_at_once_migrate_once(make_store):
         t.start()
     for t in threads:
         t.join(60)
-    assert errors == []
+    assert not any(t.is_alive() for t in threads), "a migration hung"
+    assert errors == [], [repr(e.__cause__) for e in errors]
     assert migrate.current(stores[0].engine) == migrate.head()
 
 

@@ -18,7 +18,9 @@ from ..cache import TTLCache
 from ..cookies import read_cookie
 from ..identity import Identity, IdentifyFunc
 
-_MISSING = Identity("", "")
+# Longer session cookies are decoded each time rather than kept: nobody can
+# make the cache hold much memory.
+MAX_CACHED_COOKIE = 4096
 
 
 def session_identify(
@@ -27,7 +29,10 @@ def session_identify(
     """An ``identify`` reading ``session[user_key]`` and ``session[nonce_key]``.
 
     The app must put a fresh random ``nonce_key`` into the session at every
-    sign-in: the verified state is bound to it.
+    sign-in: the verified state is bound to it. A session with a user but no
+    nonce (one from before the app set it, or a sign-in path that forgot)
+    still identifies the user, with an empty session key that never counts as
+    verified: such users are asked for the second factor, never let through.
     """
     cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
 
@@ -38,11 +43,11 @@ def session_identify(
         identity = cache.get(value)
         if identity is None:
             identity = _decode(app, value, user_key, nonce_key)
-            if identity.expires_at is not None:
-                cache.set(value, identity, ttl=identity.expires_at - time.time())
-            else:
-                cache.set(value, identity)
-        return None if identity is _MISSING else identity
+            # Only signed-in sessions are kept: forged or signed-out cookies would
+            # let anyone fill the cache.
+            if identity is not None and len(value) <= MAX_CACHED_COOKIE:
+                cache.set(value, identity, ttl=(identity.expires_at or 0) - time.time())
+        return identity
 
     # The answer depends on the Cookie header alone: the middleware may remember
     # its decisions by that header.
@@ -51,16 +56,17 @@ def session_identify(
     return identify
 
 
-def _decode(app: Flask, value: str, user_key: str, nonce_key: str) -> Identity:
+def _decode(app: Flask, value: str, user_key: str, nonce_key: str) -> Identity | None:
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     if serializer is None:
-        return _MISSING
+        return None
     max_age = int(app.permanent_session_lifetime.total_seconds())
     try:
         data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
     except BadSignature:
-        return _MISSING
-    user, nonce = data.get(user_key), data.get(nonce_key)
-    if user is None or not isinstance(nonce, str) or not nonce:
-        return _MISSING
-    return Identity(str(user), nonce, signed_at.timestamp() + max_age)
+        return None
+    user = data.get(user_key) if isinstance(data, dict) else None
+    if user is None:
+        return None
+    nonce = data.get(nonce_key)
+    return Identity(str(user), nonce if isinstance(nonce, str) else "", signed_at.timestamp() + max_age)

@@ -19,7 +19,7 @@ from pyramid.request import Request, apply_request_extensions
 from ..cache import TTLCache
 from ..identity import Identity, IdentifyFunc
 
-_MISSING = Identity("", "")
+MAX_CACHED_HEADERS = 4096
 
 
 def security_policy_identify(
@@ -37,7 +37,7 @@ def security_policy_identify(
         more than the ``Cookie`` and ``Authorization`` headers, or server-side
         sessions that can end while the cookie stays the same.
     """
-    cache: TTLCache[tuple[str, str], Identity] = TTLCache(ttl=cache_seconds, maxsize=100_000)
+    cache: TTLCache[tuple[str, str], Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
     has_extensions = registry.queryUtility(IRequestExtensions) is not None
 
     def identify(environ: dict[str, Any]) -> Identity | None:
@@ -45,13 +45,18 @@ def security_policy_identify(
         identity = cache.get(key)
         if identity is None:
             identity = _ask_pyramid(registry, environ, nonce_key, has_extensions)
-            cache.set(key, identity)
-        return None if identity is _MISSING else identity
+            # Only signed-in answers, and only for headers of a sane size, are
+            # kept: anonymous or forged requests would let anyone fill the cache.
+            if identity is not None and len(key[0]) + len(key[1]) <= MAX_CACHED_HEADERS:
+                cache.set(key, identity)
+        return identity
 
     return identify
 
 
-def _ask_pyramid(registry: Registry, environ: dict[str, Any], nonce_key: str, extensions: bool) -> Identity:
+def _ask_pyramid(
+    registry: Registry, environ: dict[str, Any], nonce_key: str, extensions: bool
+) -> Identity | None:
     # A copy with an empty body: nothing Pyramid caches on its request leaks
     # into the real one, and a policy cannot consume the app's request body.
     env = dict(environ, **{"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "0"})
@@ -61,6 +66,6 @@ def _ask_pyramid(registry: Registry, environ: dict[str, Any], nonce_key: str, ex
         apply_request_extensions(request)
     user = request.authenticated_userid
     if user is None:
-        return _MISSING
+        return None
     nonce = request.session.get(nonce_key)
     return Identity(str(user), nonce if isinstance(nonce, str) else "")

@@ -9,7 +9,9 @@ so two concurrent requests can never both spend one code or one time step.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +36,20 @@ from .base import DISABLED, AttemptResult, Check, EventRecord, TokenRecord, User
 from .models import AccessToken, RecoveryCode, SecurityEvent, TwoFactorUser
 
 
+def _busy_retry(statement: Callable[[], object], tries: int = 100) -> None:
+    """Switching a new file to WAL needs it to itself, and SQLite may answer
+    "database is locked" at once rather than wait: several instances opening a
+    fresh database together retry for a few seconds instead of failing."""
+    for attempt in range(tries):
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict[str, Any] = {
@@ -53,7 +69,7 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _busy_retry(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
         cursor.close()
 
     @event.listens_for(engine, "begin")
