@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import click
 
+from .cli_proxy import proxy
 from .cli_tokens import tokens
 from .store import SQLAlchemyStore
 
@@ -113,6 +114,7 @@ def log_(obj: dict, user: str | None, limit: int) -> None:
 
 
 main.add_command(tokens)
+main.add_command(proxy)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(__file__))

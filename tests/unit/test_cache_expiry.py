@@ -88,8 +88,10 @@ def test_enabling_2fa_while_a_state_read_is_in_flight_takes_effect_at_once(tmp_p
         store.dispose()
 
 
-def _remembering_middleware(tmp_path, **options):
-    """Identify by a cookie alone, so the middleware remembers its pass decisions."""
+@pytest.fixture
+def remembering(tmp_path):
+    """Identify by a cookie alone, so the middleware remembers its pass decisions;
+    alice has 2FA on and a verified cookie one second from its 60-s expiry."""
     calls = []
 
     def app(environ, start_response):
@@ -103,41 +105,38 @@ def _remembering_middleware(tmp_path, **options):
     identify.keyed_by_cookie = True  # type: ignore[attr-defined]
     store = SQLAlchemyStore(f"sqlite:///{tmp_path}/t.db")
     middleware = TwoFactorMiddleware(
-        app, secret_key=KEY, store=store, identify=identify, check_password=lambda u, p: True, **options
+        app, secret_key=KEY, store=store, identify=identify, check_password=lambda u, p: True,
+        verified_max_age=60, cache_seconds=30,
     )
     store.enable("alice", middleware.service.keyring.encrypt("JBSWY3DPEHPK3PXP"), 0, [], time.time())
-    return middleware, store, calls
+    epoch = middleware.service.state("alice").epoch
+    keys = middleware.cookies.keyring.signing_keys()
+    value = signed_long_ago(keys, "twofa.verified", ["alice", session_hash(ALICE), epoch], 59)
+    yield middleware, value, epoch, calls
+    store.dispose()
 
 
-def test_a_remembered_pass_ends_when_its_verified_cookie_expires(tmp_path):
-    middleware, store, calls = _remembering_middleware(tmp_path, verified_max_age=60, cache_seconds=30)
-    try:
-        epoch = middleware.service.state("alice").epoch
-        keys = middleware.cookies.keyring.signing_keys()
-        value = signed_long_ago(keys, "twofa.verified", ["alice", session_hash(ALICE), epoch], 59)
-        client = Client(middleware)
-        client.set_cookie("sess", "alice")
-        client.set_cookie(middleware.cookies.verified_name, value)
-        assert client.get("/").status_code == 200  # passed, and remembered
-        time.sleep(2.2)  # the verified cookie is now over 61 s old (itsdangerous counts whole seconds)
-        r = client.get("/", headers={"Accept": "application/json"})
-        assert r.status_code == 401 and calls == [1]
-    finally:
-        store.dispose()
+# itsdangerous counts whole seconds: after 2.2 s the cookie is over 61 s old.
+PAST_EXPIRY = 2.2
 
 
-def test_a_cached_verified_cookie_is_refused_once_it_expires(tmp_path):
-    middleware, store, calls = _remembering_middleware(tmp_path, verified_max_age=60, cache_seconds=30)
-    try:
-        epoch = middleware.service.state("alice").epoch
-        keys = middleware.cookies.keyring.signing_keys()
-        value = signed_long_ago(keys, "twofa.verified", ["alice", session_hash(ALICE), epoch], 59)
-        environ = {"HTTP_COOKIE": f"{middleware.cookies.verified_name}={value}"}
-        assert middleware.cookies.verified_until(environ, ALICE, epoch) is not None  # now cached
-        time.sleep(2.2)  # past 61 s: itsdangerous counts whole seconds
-        assert middleware.cookies.verified_until(environ, ALICE, epoch) is None
-    finally:
-        store.dispose()
+def test_a_remembered_pass_ends_when_its_verified_cookie_expires(remembering):
+    middleware, value, _, calls = remembering
+    client = Client(middleware)
+    client.set_cookie("sess", "alice")
+    client.set_cookie(middleware.cookies.verified_name, value)
+    assert client.get("/").status_code == 200  # passed, and remembered
+    time.sleep(PAST_EXPIRY)
+    r = client.get("/", headers={"Accept": "application/json"})
+    assert r.status_code == 401 and calls == [1]
+
+
+def test_a_cached_verified_cookie_is_refused_once_it_expires(remembering):
+    middleware, value, epoch, _ = remembering
+    environ = {"HTTP_COOKIE": f"{middleware.cookies.verified_name}={value}"}
+    assert middleware.cookies.verified_until(environ, ALICE, epoch) is not None  # now cached
+    time.sleep(PAST_EXPIRY)
+    assert middleware.cookies.verified_until(environ, ALICE, epoch) is None
 
 
 @pytest.fixture

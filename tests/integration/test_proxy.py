@@ -1,0 +1,447 @@
+"""Reverse-proxy mode: the middleware in front of an app that knows nothing of Python 2FA.
+
+The upstream here is a bare WSGI app standing in for a Node, Go or PHP app: its
+own sessions in a dict, a naive cookie parser of its own, a JSON login, a
+who-am-I endpoint, an HTML page and an echo of what it received. It runs on one
+loopback port, the proxy with the middleware on another, and the tests talk
+HTTP to the proxy only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from werkzeug.test import Client
+
+from tests.conftest import SECRET_KEY, serve
+from tests.integration.api_support import API, PASSWORD, ApiClient, Authenticator, Clock
+from twofa_middleware import SQLAlchemyStore
+from twofa_middleware.cli import main as cli_main
+from twofa_middleware.proxy import (
+    ForwardAuth,
+    ReverseProxy,
+    _remove_dot_segments,
+    canonical_cookie_header,
+    proxy_app,
+    strip_hop_by_hop,
+)
+
+# -- the upstream: an app that is not Python, as far as the middleware can tell ------
+
+
+@dataclass
+class Upstream:
+    users: dict[str, str] = field(default_factory=lambda: {"ann": PASSWORD, "bob": PASSWORD})
+    sessions: dict[str, str] = field(default_factory=dict)
+    hits: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def cookies(environ: dict[str, Any]) -> dict[str, str]:
+        """A naive parser, as many non-Python frameworks have: split on ';', first name wins."""
+        jar: dict[str, str] = {}
+        for part in environ.get("HTTP_COOKIE", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            jar.setdefault(name, value)
+        return jar
+
+    def user(self, environ: dict[str, Any]) -> str | None:
+        return self.sessions.get(self.cookies(environ).get("sid", ""))
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        with self.lock:
+            self.hits[path] += 1
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+
+        def answer(status: str, payload: Any, headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+            start_response(status, [("Content-Type", "application/json"), *(headers or [])])
+            return [json.dumps(payload).encode()]
+
+        if path == "/login" and environ["REQUEST_METHOD"] == "POST":
+            data = json.loads(body or b"{}")
+            if self.users.get(data.get("username")) != data.get("password"):
+                return answer("401 Unauthorized", {"error": "bad credentials"})
+            sid = secrets.token_urlsafe(16)  # a new session id at every sign-in
+            self.sessions[sid] = data["username"]
+            return answer(
+                "200 OK",
+                {"user": data["username"]},
+                [("Set-Cookie", f"sid={sid}; Path=/; HttpOnly"), ("Set-Cookie", "theme=dark; Path=/")],
+            )
+        if path == "/whoami":
+            user = self.user(environ)
+            return answer("200 OK", {"user": user}) if user else answer("401 Unauthorized", {"user": None})
+        if path == "/api/me":
+            user = self.user(environ)
+            return answer("200 OK", {"user": user}) if user else answer("401 Unauthorized", {"error": "sign in"})
+        if path == "/page":
+            start_response("200 OK", [("Content-Type", "text/html")])
+            return [b"<h1>upstream page</h1>"]
+        if path == "/echo":
+            headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            return answer(
+                "200 OK",
+                {
+                    "method": environ["REQUEST_METHOD"],
+                    "path": path,
+                    "query": environ.get("QUERY_STRING", ""),
+                    "headers": headers,
+                    "body_length": len(body),
+                    "body_sha256": hashlib.sha256(body).hexdigest(),
+                },
+            )
+        if path == "/hop":
+            start_response(
+                "200 OK",
+                [("Content-Type", "text/plain"), ("Connection", "X-Upstream-Private"),
+                 ("X-Upstream-Private", "1"), ("Keep-Alive", "timeout=5"), ("X-Kept", "yes")],
+            )
+            return [b"hop"]
+        if path == "/slow":
+            time.sleep(1.5)
+            return answer("200 OK", {"slow": True})
+        if path == "/whoami-broken":
+            return answer("500 Internal Server Error", {"error": "db down"})
+        return answer("404 Not Found", {"error": "not found"})
+
+
+@dataclass
+class Stack:
+    upstream: Upstream
+    upstream_url: str
+    url: str
+    middleware: Any
+    clock: Clock
+
+    def client(self) -> ApiClient:
+        return ApiClient(self.url)
+
+    def login(self, client: ApiClient, user: str = "ann") -> requests.Response:
+        client.http.cookies.clear()
+        r = client.request("POST", "/login", json={"username": user, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return r
+
+
+@pytest.fixture
+def stack(tmp_path) -> Iterator[Stack]:
+    upstream = Upstream()
+    upstream_url, upstream_server, upstream_thread = serve(upstream)
+    store = SQLAlchemyStore(f"sqlite:///{tmp_path}/twofa.db")
+    middleware = proxy_app(
+        upstream_url, secret_key=SECRET_KEY, store=store, whoami_path="/whoami", session_cookie="sid",
+        login_path="/login", issuer="Proxied", timeout=1.0,
+    )
+    clock = Clock(float(int(time.time()) // 30 * 30 + 15))
+    middleware.service.clock = clock
+    url, server, thread = serve(middleware)
+    try:
+        yield Stack(upstream, upstream_url, url, middleware, clock)
+    finally:
+        server.shutdown()
+        upstream_server.shutdown()
+        thread.join(5)
+        upstream_thread.join(5)
+        store.dispose()
+
+
+def enrolled(stack: Stack, user: str = "ann") -> tuple[ApiClient, Authenticator]:
+    """``user`` with 2FA on, then signed in again with the password only."""
+    client = stack.client()
+    stack.login(client, user)
+    app, _ = client.enable(stack.clock)
+    stack.login(client, user)
+    return client, app
+
+
+# -- the whole flow ---------------------------------------------------------------------
+
+
+def test_sign_in_enroll_and_verify_through_the_proxy(stack):
+    client = stack.client()
+    stack.login(client)
+    assert client.me().json() == {"user": "ann"}  # no 2FA yet: straight through
+    app, codes = client.enable(stack.clock)
+    assert len(codes) == 10
+
+    stack.login(client)  # a new sign-in: a new sid upstream, the second factor owed again
+    before = stack.upstream.hits["/api/me"]
+    r = client.me()
+    assert r.status_code == 401 and r.json()["error"] == "two_factor_required"
+    r = client.request("GET", "/page", headers={"Accept": "text/html"})
+    assert r.status_code == 303 and r.headers["Location"] == "/_2fa/verify?next=/page"
+    assert stack.upstream.hits["/api/me"] == before and stack.upstream.hits["/page"] == 0
+
+    r = client.verify(app.code())
+    assert r.status_code == 200 and r.json()["verified"] is True
+    assert client.me().json() == {"user": "ann"}
+    assert stack.upstream.hits["/api/me"] == before + 1
+    page = client.request("GET", "/page", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.text == "<h1>upstream page</h1>"
+
+
+def test_a_wrong_password_is_refused_by_the_upstream_login(stack):
+    client = stack.client()
+    stack.login(client)
+    r = client.post("/confirm-password", {"password": "not it"})
+    assert r.status_code == 403 and r.json()["error"] == "invalid_password"
+
+
+def test_the_middlewares_cookies_never_reach_the_upstream(stack):
+    client, app = enrolled(stack)
+    assert client.verify(app.code()).status_code == 200
+    assert any(c.name.startswith("twofa_") for c in client.http.cookies)
+    seen = client.request("GET", "/echo").json()["headers"]
+    names = [part.split("=")[0] for part in seen["cookie"].split("; ")]
+    assert "sid" in names and "theme" in names
+    assert not [n for n in names if n.startswith("twofa_")]
+
+
+def test_forwarded_headers_are_set_and_host_is_the_upstreams(stack):
+    r = requests.get(
+        stack.url + "/echo?a=1&b=%20x",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil"},
+        timeout=10,
+    )
+    echo = r.json()
+    assert echo["query"] == "a=1&b=%20x"
+    headers = echo["headers"]
+    assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"] == stack.url.removeprefix("http://")
+    assert headers["host"] == stack.upstream_url.removeprefix("http://")
+
+
+def test_hop_by_hop_headers_are_dropped_both_ways(stack):
+    r = requests.get(
+        stack.url + "/echo",
+        headers={"Connection": "keep-alive, X-Client-Private", "X-Client-Private": "secret",
+                 "Keep-Alive": "timeout=5", "TE": "trailers", "Proxy-Authorization": "Basic eDp5",
+                 "Upgrade": "websocket", "X-Normal": "kept"},
+        timeout=10,
+    )
+    headers = r.json()["headers"]
+    for name in ("x-client-private", "keep-alive", "te", "proxy-authorization", "upgrade"):
+        assert name not in headers, name
+    assert headers["x-normal"] == "kept"
+
+    r = requests.get(stack.url + "/hop", timeout=10)
+    assert r.text == "hop" and r.headers["X-Kept"] == "yes"
+    assert "X-Upstream-Private" not in r.headers and "Keep-Alive" not in r.headers
+
+
+def test_every_set_cookie_comes_back(stack):
+    r = requests.post(stack.url + "/login", json={"username": "ann", "password": PASSWORD}, timeout=10)
+    cookies = r.raw.headers.getlist("Set-Cookie")
+    assert [c.split("=")[0] for c in cookies] == ["sid", "theme"]
+
+
+def test_request_bodies_are_passed_on_whole(stack):
+    body = secrets.token_bytes(300_000)
+    echo = requests.post(stack.url + "/echo", data=body, timeout=10).json()
+    assert echo["method"] == "POST"
+    assert echo["body_length"] == len(body) and echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+    chunked = requests.post(stack.url + "/echo", data=iter([b"abc", b"def"]), timeout=10)  # no length
+    assert chunked.json()["body_length"] == 6
+
+
+def test_a_chunked_body_over_the_limit_is_refused(stack):
+    url, server, thread = serve(ReverseProxy(stack.upstream_url, max_unsized_body=1000))
+    try:
+        r = requests.post(url + "/echo", data=iter([b"x" * 800, b"x" * 800]), timeout=10)
+        assert r.status_code == 413
+        assert stack.upstream.hits["/echo"] == 0
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("path", ["/static/../api/me", "/static/./x", "/a/..\\api/me"])
+def test_a_path_with_dot_segments_is_refused(stack, path):
+    """The middleware judged the path as written; the upstream would serve it resolved."""
+    environ_path = {"PATH_INFO": path}
+    r = Client(stack.middleware.app, use_cookies=False).get("/", environ_overrides=environ_path)
+    assert r.status_code == 400
+    assert stack.upstream.hits == Counter()
+
+
+def test_a_crafted_cookie_header_reaches_the_upstream_as_the_middleware_read_it(stack):
+    victim = stack.client()
+    stack.login(victim, "bob")
+    victim_sid = victim.http.cookies["sid"]
+    # werkzeug reads x as '; sid=<victim>; ' and sid as "mallory"; a naive parser
+    # splitting on ';' would read sid as the victim's.
+    header = f'x="; sid={victim_sid}; "; sid=mallory'
+    seen = requests.get(stack.url + "/echo", headers={"Cookie": header}, timeout=10).json()["headers"]
+    assert seen["cookie"] == "sid=mallory"
+    header = f"sid=mallory; sid={victim_sid}"
+    seen = requests.get(stack.url + "/echo", headers={"Cookie": header}, timeout=10).json()["headers"]
+    assert seen["cookie"] == "sid=mallory"
+
+
+def test_a_token_request_reaches_the_upstream_without_the_token_or_cookies(stack):
+    client = stack.client()
+    stack.login(client)
+    client.sudo()
+    _, token = client.create_token()
+    r = requests.get(
+        stack.url + "/echo", headers={"Authorization": f"Bearer {token}", "Cookie": "sid=x"}, timeout=10
+    )
+    assert r.status_code == 200
+    headers = r.json()["headers"]
+    assert "authorization" not in headers and "cookie" not in headers
+
+
+# -- the upstream in trouble ------------------------------------------------------------
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_an_unreachable_upstream_is_a_502_never_a_crash(tmp_path):
+    store = SQLAlchemyStore(f"sqlite:///{tmp_path}/down.db")
+    middleware = proxy_app(
+        _closed_port(), secret_key=SECRET_KEY, store=store, whoami_path="/whoami", session_cookie="sid",
+        login_path="/login",
+    )
+    url, server, thread = serve(middleware)
+    try:
+        r = requests.get(url + "/api/me", headers={"Accept": "application/json"}, timeout=10)
+        assert r.status_code == 502 and r.json()["error"] == "upstream_unavailable"
+        # With a session cookie, identify cannot ask who it is: 502, not "nobody" and not a 500.
+        r = requests.get(url + "/api/me", headers={"Cookie": "sid=abc", "Accept": "application/json"}, timeout=10)
+        assert r.status_code == 502 and r.json()["error"] == "upstream_unavailable"
+        r = requests.get(url + "/page", headers={"Cookie": "sid=abc", "Accept": "text/html"}, timeout=10)
+        assert r.status_code == 502 and r.headers["Content-Type"].startswith("text/plain")
+        r = requests.get(url + API + "/status", headers={"Cookie": "sid=abc"}, timeout=10)
+        assert r.status_code == 502 and r.json()["error"] == "upstream_unavailable"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        store.dispose()
+
+
+def test_a_slow_upstream_is_a_504(stack):
+    r = requests.get(stack.url + "/slow", headers={"Accept": "application/json"}, timeout=10)
+    assert r.status_code == 504 and r.json()["error"] == "upstream_timeout"
+
+
+def test_a_failing_whoami_fails_closed(stack, tmp_path):
+    """A 5xx from who-am-I does not mean "nobody": the request is not forwarded."""
+    client, _ = enrolled(stack)
+    store = SQLAlchemyStore(f"sqlite:///{tmp_path}/twofa.db")
+    broken = proxy_app(
+        stack.upstream_url, secret_key=SECRET_KEY, store=store, whoami_path="/whoami-broken",
+        session_cookie="sid", login_path="/login",
+    )
+    try:
+        before = stack.upstream.hits["/api/me"]
+        r = Client(broken, use_cookies=False).get("/api/me", headers={"Cookie": f"sid={client.http.cookies['sid']}",
+                                                   "Accept": "application/json"})
+        assert r.status_code == 502
+        assert stack.upstream.hits["/api/me"] == before
+    finally:
+        store.dispose()
+
+
+# -- forward auth -----------------------------------------------------------------------
+
+
+def test_forward_auth_answers_for_anonymous_unverified_and_verified(stack):
+    auth = Client(ForwardAuth(stack.middleware), use_cookies=False)
+
+    def ask(uri: str, cookie: str | None = None) -> Any:
+        headers = {"X-Original-URI": uri, "X-Original-Method": "GET"}
+        if cookie:
+            headers["Cookie"] = cookie
+        return auth.get("/_twofa_auth", headers=headers)
+
+    # Anonymous: allowed, as in the middleware's own flow; the app handles sign-in.
+    r = ask("/api/me")
+    assert r.status_code == 200 and "X-Twofa-User" not in r.headers
+
+    client, app = enrolled(stack)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    r = ask("/api/me?x=1", cookie)
+    assert r.status_code == 401
+    assert r.headers["X-Twofa-Verify-Url"] == "/_2fa/verify?next=/api/me%3Fx%3D1"
+    r = ask("/static/../api/me", cookie)  # judged as the path the upstream will serve
+    assert r.status_code == 401
+
+    # The 2FA pages and API are served by the same app.
+    r = auth.get(API + "/status", headers={"Cookie": cookie})
+    assert r.status_code == 200 and r.json["enabled"] is True
+
+    assert client.verify(app.code()).status_code == 200
+    cookie = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    r = ask("/api/me", cookie)
+    assert r.status_code == 200 and r.headers["X-Twofa-User"] == "ann"
+    assert stack.upstream.hits["/api/me"] == 0  # it only decides; nginx proxies
+
+
+def test_forward_auth_passes_on_a_bad_token(stack):
+    r = Client(ForwardAuth(stack.middleware), use_cookies=False).get(
+        "/_twofa_auth", headers={"X-Forwarded-Uri": "/api/me", "Authorization": "Bearer tfa_nope"}
+    )
+    assert r.status_code == 401 and "X-Twofa-Verify-Url" not in r.headers
+
+
+# -- small parts ------------------------------------------------------------------------
+
+
+def test_strip_hop_by_hop():
+    headers = [
+        ("Connection", "close, X-Private"), ("X-Private", "1"), ("Keep-Alive", "5"), ("TE", "trailers"),
+        ("Trailer", "X"), ("Transfer-Encoding", "chunked"), ("Upgrade", "h2c"), ("Proxy-Authorization", "x"),
+        ("Proxy-Connection", "keep-alive"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Type", "t"),
+    ]
+    assert strip_hop_by_hop(headers) == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Type", "t")]
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("sid=1; twofa_verified=x; twofa_sudo=y; theme=dark", "sid=1; theme=dark"),
+        ("sid=1; sid=2", "sid=1"),
+        ('j="a b"; sid=1', "sid=1"),
+        ("twofa_verified=x", None),
+        ("", None),
+    ],
+)
+def test_canonical_cookie_header(header, expected):
+    assert canonical_cookie_header(header, "twofa_") == expected
+
+
+@pytest.mark.parametrize(
+    "path, resolved",
+    [("/a/b", "/a/b"), ("/static/../api", "/api"), ("/a/./b/", "/a/b/"), ("/../..", "/"), ("/a\\..\\b", "/b")],
+)
+def test_remove_dot_segments(path, resolved):
+    assert _remove_dot_segments(path) == resolved
+
+
+def test_the_proxy_command_needs_a_secret_key(monkeypatch):
+    monkeypatch.setenv("TWOFA_SECRET_KEY", "short")
+    result = CliRunner().invoke(
+        cli_main, ["proxy", "--upstream", "http://127.0.0.1:1", "--whoami-path", "/w",
+                   "--session-cookie", "sid", "--login-path", "/l"],
+    )
+    assert result.exit_code != 0 and "TWOFA_SECRET_KEY" in result.output
