@@ -29,14 +29,8 @@ from tests.conftest import SECRET_KEY, serve
 from tests.integration.api_support import API, PASSWORD, ApiClient, Authenticator, Clock
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.cli import main as cli_main
-from twofa_middleware.proxy import (
-    ForwardAuth,
-    ReverseProxy,
-    _remove_dot_segments,
-    canonical_cookie_header,
-    proxy_app,
-    strip_hop_by_hop,
-)
+from twofa_middleware.proxy import ForwardAuth, ReverseProxy, canonical_cookie_header, proxy_app, strip_hop_by_hop
+from twofa_middleware.proxy.forward_auth import _remove_dot_segments
 
 # -- the upstream: an app that is not Python, as far as the middleware can tell ------
 

@@ -1,0 +1,130 @@
+"""Forward auth: nginx ``auth_request`` and Traefik ``forwardAuth`` ask, per request."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from ..middleware import TwoFactorMiddleware
+from .reverse import UpstreamUnavailable, _error
+
+_ALLOWED = "twofa.forward_auth.allowed"
+
+
+def _allow(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    environ[_ALLOWED] = True
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b""]
+
+
+class ForwardAuth:
+    """Answers nginx ``auth_request`` and Traefik ``forwardAuth``: 2xx lets the request through.
+
+    The request it judges is described by ``X-Original-URI`` and
+    ``X-Original-Method`` (nginx, set them in the config) or ``X-Forwarded-Uri``
+    and ``X-Forwarded-Method`` (Traefik), with the client's own headers and
+    cookies. The middleware's decision is run as is, around an app that only
+    notes it was reached:
+
+    - reached (anonymous visitors too: the app handles its own sign-in; users
+      without 2FA; users past it; a valid token) → ``200``, with
+      ``X-Twofa-User`` naming the user when there is one;
+    - the second factor (or, under a policy, an enrollment) is owed → ``401``
+      with ``X-Twofa-Verify-Url``: where to send the browser (the verify page
+      with ``next``);
+    - anything else the middleware answered (401 for a bad token, 403, 502,
+      503) is passed on. nginx treats a status other than 2xx, 401 or 403
+      from ``auth_request`` as an error (500).
+
+    Requests whose own path is under the mount are the 2FA pages and API,
+    served by the middleware directly: route ``/_2fa/`` to this app too. Never
+    expose this app to clients directly: it trusts the forwarded URI.
+    """
+
+    def __init__(self, middleware: TwoFactorMiddleware) -> None:
+        self.middleware = middleware
+        self.mount = middleware.settings.mount
+        # The same middleware (settings, service, caches, all shared) around an
+        # app that only notes it was reached, never the one it protects.
+        self.judge = copy.copy(middleware)
+        self.judge.app = _allow
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == self.mount or path.startswith(self.mount + "/"):
+            return self._guarded(environ, start_response, self.middleware)
+        return self.check(environ, start_response)
+
+    def _guarded(self, environ: dict[str, Any], start_response: Callable[..., Any], app: Any) -> Iterable[bytes]:
+        try:
+            return app(environ, start_response)
+        except UpstreamUnavailable as exc:
+            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+
+    def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        uri = environ.get("HTTP_X_ORIGINAL_URI") or environ.get("HTTP_X_FORWARDED_URI") or "/"
+        method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
+        raw_path, _, query = uri.partition("?")
+        path = _remove_dot_segments("/" + unquote(raw_path.split("#", 1)[0], encoding="latin-1").lstrip("/"))
+        if path == self.mount or path.startswith(self.mount + "/"):
+            return _status(start_response, "200 OK", [])  # the pages guard themselves
+        judged = dict(environ)
+        judged.update(
+            PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="",
+            # Judged as a page navigation, so a challenge comes back as a redirect
+            # to the verify page with ``next``: the URL the header carries.
+            REQUEST_METHOD="GET", HTTP_ACCEPT="text/html",
+        )
+        judged.pop("HTTP_X_REQUESTED_WITH", None)
+        judged["twofa.forward_auth.method"] = method
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        result = self._guarded(judged, capture, self.judge)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if judged.get(_ALLOWED):
+            info = judged.get("twofa")
+            user = getattr(info, "user_id", None)
+            return _status(start_response, "200 OK", [("X-Twofa-User", user)] if user else [])
+        status = captured.get("status", "500 Internal Server Error")
+        headers = dict(captured.get("headers", []))
+        if status.startswith("303") and headers.get("Location", "").startswith(self.mount + "/"):
+            verify_url = headers["Location"]
+            payload = json.dumps({"error": "two_factor_required", "verify_url": verify_url}).encode()
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "application/json"), ("X-Twofa-Verify-Url", verify_url),
+                 ("Cache-Control", "no-store")],
+            )
+            return [payload]
+        start_response(status, list(captured.get("headers", [])))
+        return [body]
+
+
+def _status(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]]) -> Iterable[bytes]:
+    start_response(status, [("Content-Type", "text/plain"), ("Cache-Control", "no-store"), *headers])
+    return [b""]
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, with ``\\`` read as ``/``: the path the upstream will serve."""
+    out: list[str] = []
+    for segment in path.replace("\\", "/").split("/")[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    trailing = path.endswith(("/.", "/..")) and out
+    return "/" + "/".join(out) + ("/" if trailing else "")

@@ -1,0 +1,339 @@
+"""The reverse proxy itself: forwards a request to the upstream over HTTP, and the
+header, cookie and error helpers the other proxy modules share."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from werkzeug.http import parse_cookie
+from werkzeug.wrappers import Response
+
+from ..errors import TwoFactorError
+from ..web.http import wants_json
+
+log = logging.getLogger("twofa_middleware.proxy")
+
+# Headers that describe one connection, not the message (RFC 9110 7.6.1), plus
+# TE's old companions. Any header named in Connection is one too.
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
+)
+# What the proxy sets itself, so a client's copy never reaches the upstream.
+_SET_BY_PROXY = frozenset(
+    {"host", "content-length", "expect", "cookie", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+)
+# RFC 6265: a cookie name is a token; a value is cookie-octets (no space, DQUOTE, comma, ';' or '\').
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*\Z")
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_CHUNK = 64 * 1024
+
+
+class UpstreamUnavailable(TwoFactorError):
+    """The upstream could not be asked (who is signed in, or a password): nothing is let through."""
+
+    code = "upstream_unavailable"
+    status = 502
+    message = "The application is not reachable right now. Try again in a moment."
+
+
+class UpstreamTimeout(UpstreamUnavailable):
+    code = "upstream_timeout"
+    status = 504
+    message = "The application took too long to answer. Try again in a moment."
+
+
+# -- headers and cookies --------------------------------------------------------------
+
+
+def strip_hop_by_hop(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` without hop-by-hop ones: Connection, Keep-Alive, ``Proxy-*``, TE,
+    Trailer, Transfer-Encoding, Upgrade, and every header Connection names."""
+    headers = list(headers)
+    named = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+        if token.strip()
+    }
+    return [
+        (name, value)
+        for name, value in headers
+        if (lower := name.lower()) not in HOP_BY_HOP and lower not in named and not lower.startswith("proxy-")
+    ]
+
+
+def _cookie_ok(name: str, value: str) -> bool:
+    return bool(_COOKIE_NAME.match(name)) and bool(_COOKIE_VALUE.match(value))
+
+
+def canonical_cookie_header(header: str | None, strip_prefix: str = "twofa_") -> str | None:
+    """The Cookie header as the upstream gets it: exactly what the middleware read.
+
+    Parsed with werkzeug, as the middleware parses it (see
+    :func:`twofa_middleware.cookies.read_cookie`), then written out again with
+    the first value of each name only. A header crafted to be read one way by
+    the middleware and another way by the upstream's parser (duplicate names,
+    quotes swallowing a ``;``) reaches the upstream as the middleware read it.
+    Cookies named with ``strip_prefix`` (the middleware's own) are left out,
+    and so is a cookie that cannot be written back as plain RFC 6265
+    cookie-octets (a value with spaces, quotes, commas or ``;``).
+    """
+    if not header:
+        return None
+    seen: set[str] = set()
+    parts = []
+    for name, value in parse_cookie(header).items(multi=True):
+        if name in seen:
+            continue
+        seen.add(name)
+        if (strip_prefix and name.startswith(strip_prefix)) or not _cookie_ok(name, value):
+            continue
+        parts.append(f"{name}={value}")
+    return "; ".join(parts) or None
+
+
+def _has_dot_segment(path: str) -> bool:
+    """``/static/../api``: the middleware judged one path, the upstream would serve another."""
+    return any(segment in (".", "..") for segment in path.replace("\\", "/").split("/"))
+
+
+def _error(environ: dict[str, Any], status: int, code: str, message: str) -> Response:
+    if wants_json(environ):
+        response = Response(json.dumps({"error": code, "message": message}), status, mimetype="application/json")
+    else:
+        response = Response(message + "\n", status, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class _Upstream:
+    """Where the upstream is, from its base URL (``http://host:port/optional/prefix``)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"upstream must be an http:// URL with a host, not {url!r}")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("upstream must not carry credentials, a query or a fragment")
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.netloc = parts.netloc
+        self.base_path = parts.path.rstrip("/")
+        self.timeout = timeout
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def call(self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
+             limit: int = 64 * 1024) -> tuple[int, bytes]:
+        """One small request; its status and up to ``limit`` bytes of body.
+
+        Connection faults raise :class:`UpstreamUnavailable` (a timeout
+        :class:`UpstreamTimeout`). No cookie the upstream sets is kept.
+        """
+        conn = self.connect()
+        try:
+            conn.request(method, self.base_path + path, body=body, headers={"Host": self.netloc, **headers})
+            response = conn.getresponse()
+            return response.status, response.read(limit)
+        except TimeoutError as exc:
+            raise UpstreamTimeout() from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise UpstreamUnavailable() from exc
+        finally:
+            conn.close()
+
+
+# -- the proxy ------------------------------------------------------------------------
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Streamed:
+    """The upstream's body, passed on in chunks as they arrive; closing it closes the connection."""
+
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+        self.conn = conn
+        self.response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            try:
+                data = self.response.read1(_CHUNK)
+            except (OSError, http.client.HTTPException):
+                # The status line is gone already: all that is left is to cut the
+                # connection, so the client sees a broken body, not a short one.
+                log.warning("upstream broke off a response body", exc_info=True)
+                raise
+            if not data:
+                return
+            yield data
+
+    def close(self) -> None:
+        self.response.close()
+        self.conn.close()
+
+
+class ReverseProxy:
+    """A WSGI app that forwards every request to ``upstream`` over HTTP/1.1.
+
+    - The request body is streamed when its length is known; a body of unknown
+      length (chunked) is read into memory up to ``max_unsized_body`` bytes
+      (413 beyond it) when the server de-chunks it, else refused with 411.
+    - Hop-by-hop headers are dropped both ways; X-Forwarded-For (appended to),
+      -Proto and -Host are set. The Host header is the upstream's unless
+      ``preserve_host``.
+    - The Cookie header goes out as :func:`canonical_cookie_header` makes it:
+      without the middleware's own cookies (``strip_cookie_prefix``), and
+      exactly as the middleware read it.
+    - A request a personal access token let in reaches the upstream without
+      its ``Authorization`` header: the token is the middleware's credential.
+      Name a header in ``user_header`` to tell the upstream whose token it was
+      (any copy the client sent is always removed).
+    - A path with ``.`` or ``..`` segments gets a 400: the middleware judged the
+      path as written, the upstream would serve it resolved.
+    - Status, headers (every Set-Cookie) and body come back as the upstream
+      sent them, the body in chunks as it arrives. If the upstream cannot be
+      reached: 502; if it does not answer within ``timeout`` seconds: 504.
+
+    A new connection per request: simple and always correct.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        timeout: float = 30,
+        preserve_host: bool = False,
+        strip_cookie_prefix: str = "twofa_",
+        max_unsized_body: int = 1024 * 1024,
+        user_header: str | None = None,
+    ) -> None:
+        self.upstream = _Upstream(upstream, timeout)
+        self.preserve_host = preserve_host
+        self.strip_cookie_prefix = strip_cookie_prefix
+        self.max_unsized_body = max_unsized_body
+        self.user_header = user_header
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            target = self.target(environ)
+            length, body = self._body(environ)
+        except _BadRequest as exc:
+            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+        conn = self.upstream.connect()
+        try:
+            conn.putrequest(environ["REQUEST_METHOD"], target, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.request_headers(environ, length):
+                conn.putheader(name, value)
+            conn.endheaders()
+            for chunk in body:
+                conn.send(chunk)
+            response = conn.getresponse()
+        except _BadRequest as exc:
+            conn.close()
+            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+        except TimeoutError:
+            conn.close()
+            log.warning("upstream %s timed out", self.upstream.netloc)
+            return _error(environ, 504, "upstream_timeout", UpstreamTimeout.message)(environ, start_response)
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            log.warning("upstream %s unreachable: %s", self.upstream.netloc, exc)
+            return _error(environ, 502, "upstream_unavailable", UpstreamUnavailable.message)(
+                environ, start_response
+            )
+        except ValueError:  # http.client refused a header value or the method
+            conn.close()
+            return _error(environ, 400, "invalid_request", "The request is malformed.")(environ, start_response)
+        reason = response.reason or _phrase(response.status)
+        start_response(f"{response.status} {reason}", strip_hop_by_hop(response.msg.items()))
+        return _Streamed(conn, response)
+
+    def target(self, environ: dict[str, Any]) -> str:
+        """The upstream path and query: ``PATH_INFO`` (what the middleware judged), re-encoded."""
+        path = environ.get("PATH_INFO", "") or "/"
+        if _has_dot_segment(path):
+            raise _BadRequest(400, "invalid_path", "The path has '.' or '..' segments.")
+        target = self.upstream.base_path + quote(path.encode("latin-1"), safe=_PATH_SAFE)
+        query = environ.get("QUERY_STRING", "")
+        return target + (f"?{query}" if query else "")
+
+    def request_headers(self, environ: dict[str, Any], length: int | None) -> list[tuple[str, str]]:
+        raw = [
+            (key[5:].replace("_", "-").title(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and isinstance(value, str)
+        ]
+        if environ.get("CONTENT_TYPE"):
+            raw.append(("Content-Type", environ["CONTENT_TYPE"]))
+        info = environ.get("twofa")
+        by_token = info is not None and getattr(info, "token_id", None) is not None
+        drop = set(_SET_BY_PROXY)
+        if by_token:
+            drop.add("authorization")
+        if self.user_header:
+            drop.add(self.user_header.lower())
+        headers = [(n, v) for n, v in strip_hop_by_hop(raw) if n.lower() not in drop]
+
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+        headers.append(("Host", host if self.preserve_host else self.upstream.netloc))
+        if length is not None:
+            headers.append(("Content-Length", str(length)))
+        cookie = canonical_cookie_header(environ.get("HTTP_COOKIE"), self.strip_cookie_prefix)
+        if cookie:
+            headers.append(("Cookie", cookie))
+        if by_token and self.user_header:
+            headers.append((self.user_header, str(info.user_id)))
+        prior, remote = environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR") or "unknown"
+        headers.append(("X-Forwarded-For", f"{prior}, {remote}" if prior else remote))
+        headers.append(("X-Forwarded-Proto", environ.get("wsgi.url_scheme", "http")))
+        headers.append(("X-Forwarded-Host", host))
+        return headers
+
+    def _body(self, environ: dict[str, Any]) -> tuple[int | None, Iterable[bytes]]:
+        """``(Content-Length to send, chunks)``; no length and no chunks when there is no body."""
+        stream = environ["wsgi.input"]
+        declared = environ.get("CONTENT_LENGTH", "")
+        if declared:
+            if not declared.isdigit():
+                raise _BadRequest(400, "invalid_request", "Content-Length is not a number.")
+            return int(declared), _read_exactly(stream, int(declared))
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return None, ()
+        if not environ.get("wsgi.input_terminated"):
+            raise _BadRequest(411, "length_required", "Send a Content-Length with the body.")
+        data = stream.read(self.max_unsized_body + 1)
+        if len(data) > self.max_unsized_body:
+            raise _BadRequest(413, "payload_too_large", "The body is too large without a Content-Length.")
+        return len(data), (data,) if data else ()
+
+
+def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
+    left = length
+    while left > 0:
+        data = stream.read(min(left, _CHUNK))
+        if not data:  # the client went away: do not let the upstream wait for the rest
+            raise _BadRequest(400, "incomplete_body", "The request body ended early.")
+        left -= len(data)
+        yield data
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
