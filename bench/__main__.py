@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             ("verification", lambda: run.verification(plan, directory, args.postgres_url)),
             ("scale", lambda: run.scale(plan, directory)),
             ("memory", lambda: run.memory(plan)),
-            ("forward-auth", run.forward_auth),
+            ("forward-auth", lambda: run.forward_auth(plan, directory)),
         ):
             t = time.perf_counter()
             rows += section()

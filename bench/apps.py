@@ -21,6 +21,7 @@ from twofa_middleware import SQLAlchemyStore, TwoFactorMiddleware, tokens
 from twofa_middleware.adapters.flask import session_identify
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.identity import Identity
+from twofa_middleware.proxy import ForwardAuth
 from twofa_middleware.store.models import AccessToken, RecoveryCode, TwoFactorUser
 
 SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmnopqrstuv"
@@ -160,8 +161,12 @@ def code_now(at: float | None = None) -> str:
 
 
 def serve_app() -> Any:
-    """For gunicorn: ``bench.apps:serve_app()``; ``BENCH_MODE`` is ``bare`` or ``wrapped``."""
+    """For gunicorn: ``bench.apps:serve_app()``; ``BENCH_MODE`` is ``bare``, ``wrapped`` or
+    ``forward-auth`` (:class:`ForwardAuth` over the wrapped app's middleware, for nginx ``auth_request``)."""
     app = flask_app()
-    if os.environ.get("BENCH_MODE") == "wrapped":
-        wrap(app, SQLAlchemyStore(os.environ["BENCH_DB_URL"], create_schema=False))
+    mode = os.environ.get("BENCH_MODE")
+    if mode in ("wrapped", "forward-auth"):
+        middleware = wrap(app, SQLAlchemyStore(os.environ["BENCH_DB_URL"], create_schema=False))
+        if mode == "forward-auth":
+            return ForwardAuth(middleware)
     return app

@@ -285,5 +285,37 @@ def memory(plan: Plan) -> list[Row]:
     ]
 
 
-def forward_auth() -> list[Row]:
-    return [_row("forward-auth", "nginx auth_request vs direct", "req/s", None, None)]
+def forward_auth(plan: Plan, directory: Path) -> list[Row]:
+    """nginx serving a static page directly (A) vs behind ``auth_request`` to the
+    forward-auth app under gunicorn (B), for a signed-in, verified user (c): the
+    cost of the proxy architecture, where every request is a subrequest too."""
+    nginx = server.nginx_path()
+    if nginx is None:
+        return [Row("forward-auth", "nginx auth_request vs direct", "req/s", None, None,
+                    note="nginx not installed (apt-get install nginx)")]
+    path = directory / "forward-auth.db"
+    store = sqlite_store(directory, "forward-auth.db", 1_000)
+    app = apps.flask_app()
+    headers = apps.scenario_headers(app, apps.wrap(app, store), "c", 5)
+    results: dict[str, list[dict[str, float]]] = {"direct": [], "guarded": []}
+    with server.gunicorn("forward-auth", f"sqlite:///{path}") as auth_url, \
+            server.nginx(nginx, auth_url) as (direct_url, guarded_url):
+        for url in (direct_url, guarded_url):  # warm up; a failed check (not 200) raises here
+            load.run(url, 1, headers, count=2_000)
+        for i in range(plan.http_rounds):
+            order = [("direct", direct_url), ("guarded", guarded_url)]
+            for name, url in order if i % 2 == 0 else reversed(order):
+                results[name].append(load.run(url, plan.http_seconds, headers))
+    store.dispose()
+    ratios = [g["rps"] / d["rps"] for d, g in zip(results["direct"], results["guarded"])]
+
+    def med(name: str, field: str) -> float:
+        return statistics.median(r[field] for r in results[name])
+
+    label = f"{_label('c')}: static page"
+    return [
+        _row("forward-auth", label, "req/s", med("direct", "rps"), med("guarded", "rps"),
+             statistics.median(ratios)),
+        _row("forward-auth", label, "p50 ms", med("direct", "p50_ms"), med("guarded", "p50_ms")),
+        _row("forward-auth", label, "p99 ms", med("direct", "p99_ms"), med("guarded", "p99_ms")),
+    ]

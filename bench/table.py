@@ -22,7 +22,11 @@ LEGEND = {
     "verification": "A = SQLite, B = PostgreSQL: POST verify with a valid code, one per user",
     "scale": "A = 1,000 enrolled users and tokens in the store, B = the larger store (µs or ms per request)",
     "memory": "B = memory held by the middleware's caches after that many distinct cookies",
-    "forward-auth": "nginx auth_request to a forward-auth endpoint: the project has no such endpoint yet",
+    "forward-auth": (
+        "A = nginx serving a static page directly, B = the same page behind auth_request to the "
+        "forward-auth app (ForwardAuth under gunicorn, 1 sync worker), as README's nginx config; "
+        "loaded from another process"
+    ),
 }
 NA = "N/A"
 
@@ -37,6 +41,7 @@ class Row:
     ratio: float | None = None
     target: str = ""
     met: bool | None = None
+    note: str = ""  # replaces the section's legend line (why a row is N/A)
 
     def cells(self) -> list[str]:
         return [
@@ -85,6 +90,9 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     from .load import wrk_path
+    from .server import nginx_path, nginx_version
+
+    nginx = nginx_path()
 
     wrk = wrk_path()
     wrk_version = ""
@@ -99,6 +107,7 @@ def machine() -> dict[str, str]:
         "flask": version("flask"),
         "gunicorn": version("gunicorn"),
         "load": wrk_version or "Python http.client generator (wrk not installed)",
+        "nginx": nginx_version(nginx) if nginx else "",
     }
 
 
@@ -106,7 +115,9 @@ def render(info: dict[str, str], rows: list[Row], title: str) -> str:
     lines = [f"## {title}", ""]
     lines.append(
         f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']} on {info['system']}; "
-        f"Flask {info['flask']}, gunicorn {info['gunicorn']}; load: {info['load']}."
+        f"Flask {info['flask']}, gunicorn {info['gunicorn']}"
+        + (f", nginx {info['nginx']}" if info.get("nginx") else "")
+        + f"; load: {info['load']}."
     )
     lines.append("")
     cells = [list(COLUMNS)] + [r.cells() for r in rows]
@@ -117,8 +128,9 @@ def render(info: dict[str, str], rows: list[Row], title: str) -> str:
             lines.append("| " + " | ".join("-" * w for w in widths) + " |")
     lines.append("")
     for section in SECTIONS:
+        notes = [r.note for r in rows if r.section == section and r.note]
         if any(r.section == section for r in rows):
-            lines.append(f"- {section}: {LEGEND[section]}")
+            lines.append(f"- {section}: {notes[0] if notes else LEGEND[section]}")
     return "\n".join(lines)
 
 
