@@ -24,7 +24,7 @@ LEGEND = {
     "memory": "B = memory held by the middleware's caches after that many distinct cookies",
     "forward-auth": (
         "A = nginx serving a static page directly, B = the same page behind auth_request to the "
-        "forward-auth app (ForwardAuth under gunicorn, 1 sync worker), as README's nginx config; "
+        "forward-auth app (ForwardAuth under gunicorn, 1 sync worker), configured like README's nginx example; "
         "loaded from another process"
     ),
 }
