@@ -30,11 +30,14 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option("--session-cookie", required=True, help="Name of the app's session cookie (its value must change at sign-in).")
 @click.option("--login-path", required=True, help="The app's JSON login endpoint, used to re-confirm passwords.")
 @click.option("--issuer", default="twofa-middleware", show_default=True, help="Name shown in authenticator apps.")
+@click.option("--exempt", "exempt_paths", multiple=True, metavar="PATH",
+              help="A path (or, ending in '/', a folder) reachable without the second factor; repeatable.")
+@click.option("--cookie-secure", is_flag=True, help="Mark the 2FA cookies Secure: behind a TLS-terminating proxy.")
 @click.option("--forward-auth", is_flag=True, help="Serve the forward-auth endpoint (nginx auth_request, Traefik) instead of proxying.")
 @click.pass_obj
 def proxy(
     obj: dict | None, upstream: str, listen: str, whoami_path: str, session_cookie: str, login_path: str,
-    issuer: str, forward_auth: bool,
+    issuer: str, exempt_paths: tuple[str, ...], cookie_secure: bool, forward_auth: bool,
 ) -> None:
     """Put two-factor authentication in front of an app that is not Python.
 
@@ -58,7 +61,8 @@ def proxy(
     try:
         app = proxy_app(
             upstream, secret_key=secret_key, store=SQLAlchemyStore(url), whoami_path=whoami_path,
-            session_cookie=session_cookie, login_path=login_path, issuer=issuer,
+            session_cookie=session_cookie, login_path=login_path, issuer=issuer, exempt_paths=exempt_paths,
+            cookie_secure=True if cookie_secure else None,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -9,6 +9,7 @@ HTTP to the proxy only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -29,6 +30,7 @@ from tests.conftest import SECRET_KEY, serve
 from tests.integration.api_support import API, PASSWORD, ApiClient, Authenticator, Clock
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.cli import main as cli_main
+from twofa_middleware.errors import StoreUnavailable
 from twofa_middleware.proxy import ForwardAuth, ReverseProxy, canonical_cookie_header, proxy_app, strip_hop_by_hop
 from twofa_middleware.proxy.forward_auth import _remove_dot_segments
 
@@ -52,7 +54,14 @@ class Upstream:
         return jar
 
     def user(self, environ: dict[str, Any]) -> str | None:
-        return self.sessions.get(self.cookies(environ).get("sid", ""))
+        """As loose as real apps are: HTTP Basic with the password works too (as on
+        Gitea or Jenkins), and the cookie name is read case-insensitively (as ASP.NET does)."""
+        scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme == "Basic":
+            name, _, password = base64.b64decode(credentials).decode().partition(":")
+            return name if self.users.get(name) == password else None
+        sid = next((v for k, v in self.cookies(environ).items() if k.lower() == "sid"), "")
+        return self.sessions.get(sid)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ["PATH_INFO"]
@@ -265,13 +274,48 @@ def test_a_chunked_body_over_the_limit_is_refused(stack):
         thread.join(5)
 
 
-@pytest.mark.parametrize("path", ["/static/../api/me", "/static/./x", "/a/..\\api/me"])
+@pytest.mark.parametrize("path", ["/static/../api/me", "/static/./x", "/a/..\\api/me", "/static/..;/api/me"])
 def test_a_path_with_dot_segments_is_refused(stack, path):
     """The middleware judged the path as written; the upstream would serve it resolved."""
     environ_path = {"PATH_INFO": path}
     r = Client(stack.middleware.app, use_cookies=False).get("/", environ_overrides=environ_path)
     assert r.status_code == 400
     assert stack.upstream.hits == Counter()
+
+
+def test_a_query_string_with_control_characters_is_refused(stack):
+    r = Client(stack.middleware.app, use_cookies=False).get(
+        "/", environ_overrides={"PATH_INFO": "/echo", "QUERY_STRING": "a=1\x01b"}
+    )
+    assert r.status_code == 400
+    assert stack.upstream.hits == Counter()
+
+
+def test_a_response_framed_both_ways_reaches_the_client_with_one_framing():
+    """An upstream sending Content-Length beside Transfer-Encoding: chunked. The body
+    is passed on de-chunked; a Content-Length of 3 beside it would let a client read
+    the rest as a second response."""
+    body = b"abcHTTP/1.1 200 OK\r\nX-Evil: 1\r\n\r\n"
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    url, server, server_thread = serve(ReverseProxy(f"http://127.0.0.1:{listener.getsockname()[1]}"))
+    try:
+        r = requests.get(url + "/", timeout=10)
+        assert r.content == body
+        assert r.headers.get("Content-Length") in (None, str(len(body)))
+    finally:
+        server.shutdown()
+        server_thread.join(5)
+        listener.close()
 
 
 def test_a_crafted_cookie_header_reaches_the_upstream_as_the_middleware_read_it(stack):
@@ -299,6 +343,42 @@ def test_a_token_request_reaches_the_upstream_without_the_token_or_cookies(stack
     assert r.status_code == 200
     headers = r.json()["headers"]
     assert "authorization" not in headers and "cookie" not in headers
+    assert headers["x-twofa-user"] == "ann"  # whose token it was, set by the proxy alone
+
+
+def test_no_other_credential_reaches_the_upstream_past_the_second_factor(stack):
+    """The upstream takes HTTP Basic and reads cookie names loosely: neither may
+    sign in a user who owes the second factor."""
+    client, _ = enrolled(stack)
+    sid = client.http.cookies["sid"]
+    assert client.me().status_code == 401  # the session itself: challenged
+
+    r = requests.get(stack.url + "/api/me", auth=("ann", PASSWORD), timeout=10)
+    assert r.status_code == 401 and r.json() == {"error": "sign in"}  # the upstream saw no credential
+    echo = requests.get(stack.url + "/echo", auth=("ann", PASSWORD), timeout=10).json()
+    assert "authorization" not in echo["headers"]
+
+    # The upstream reads SID as sid: who-am-I is asked with what the upstream gets,
+    # so it is ann, without the exact session cookie the second factor is bound to.
+    for header in (f"SID={sid}", f"theme=dark; Sid={sid}"):
+        before = stack.upstream.hits["/api/me"]
+        r = requests.get(stack.url + "/api/me", headers={"Cookie": header, "Accept": "application/json"},
+                         timeout=10)
+        assert r.status_code == 401 and r.json()["error"] == "two_factor_required", header
+        assert stack.upstream.hits["/api/me"] == before
+
+
+def test_headers_a_client_could_route_or_pose_by_are_removed(stack):
+    sent = {
+        "X-Original-URL": "/admin", "X-Rewrite-URL": "/admin", "Forwarded": "for=1.2.3.4;host=evil",
+        "X-Real-IP": "1.2.3.4", "X-Forwarded-Port": "443", "X-Forwarded-Prefix": "/evil",
+        "X-Twofa-User": "admin", "X-Twofa-Anything": "1", "X-Normal": "kept",
+    }
+    headers = requests.get(stack.url + "/echo", headers=sent, timeout=10).json()["headers"]
+    assert headers["x-normal"] == "kept"
+    for name in sent:
+        if name != "X-Normal":
+            assert name.lower() not in headers, name
 
 
 # -- the upstream in trouble ------------------------------------------------------------
@@ -391,6 +471,58 @@ def test_forward_auth_answers_for_anonymous_unverified_and_verified(stack):
     assert stack.upstream.hits["/api/me"] == 0  # it only decides; nginx proxies
 
 
+def test_forward_auth_asks_who_am_i_with_the_cookie_header_the_app_will_get(stack):
+    """nginx passes the client's Cookie header on as it is: a header werkzeug reads
+    as one session and the app as another must be judged as the app reads it."""
+    client, _ = enrolled(stack)  # ann owes the second factor
+    mallory = stack.client()
+    stack.login(mallory, "bob")  # and bob has no 2FA: let through
+    header = f'x="; sid={client.http.cookies["sid"]}; "; sid={mallory.http.cookies["sid"]}'
+    r = Client(ForwardAuth(stack.middleware), use_cookies=False).get(
+        "/_twofa_auth", headers={"X-Original-URI": "/api/me", "Cookie": header}
+    )
+    assert r.status_code == 401 and r.headers["X-Twofa-Verify-Url"].startswith("/_2fa/verify")
+
+
+def test_forward_auth_refuses_a_token_with_cookies_and_any_other_authorization(stack):
+    bob = stack.client()
+    stack.login(bob, "bob")
+    bob.sudo()
+    _, token = bob.create_token()
+    victim, _ = enrolled(stack)  # a session that owes the second factor
+    auth = Client(ForwardAuth(stack.middleware), use_cookies=False)
+
+    def ask(headers: dict[str, str]) -> Any:
+        return auth.get("/_twofa_auth", headers={"X-Original-URI": "/api/me", **headers})
+
+    r = ask({"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.headers["X-Twofa-User"] == "bob"
+    r = ask({"Authorization": f"Bearer {token}", "Cookie": f"sid={victim.http.cookies['sid']}"})
+    assert r.status_code == 401 and "X-Twofa-User" not in r.headers and r.json["error"] == "invalid_request"
+    basic = base64.b64encode(f"ann:{PASSWORD}".encode()).decode()
+    r = ask({"Authorization": f"Basic {basic}"})
+    assert r.status_code == 401 and "X-Twofa-User" not in r.headers
+
+
+def test_forward_auth_fails_closed_when_the_store_is_down(stack, monkeypatch):
+    client, app = enrolled(stack)
+    assert client.verify(app.code()).status_code == 200
+    cookie = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    store = stack.middleware.service.store
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable()
+
+    monkeypatch.setattr(store, "user_state", down)
+    # Another instance sharing the store (and the keys): nothing of ann cached there.
+    other = proxy_app(stack.upstream_url, secret_key=SECRET_KEY, store=store, whoami_path="/whoami",
+                      session_cookie="sid", login_path="/login")
+    r = Client(ForwardAuth(other), use_cookies=False).get(
+        "/_twofa_auth", headers={"X-Original-URI": "/api/me", "Cookie": cookie}
+    )
+    assert r.status_code == 503 and "X-Twofa-User" not in r.headers
+
+
 def test_forward_auth_passes_on_a_bad_token(stack):
     r = Client(ForwardAuth(stack.middleware), use_cookies=False).get(
         "/_twofa_auth", headers={"X-Forwarded-Uri": "/api/me", "Authorization": "Bearer tfa_nope"}
@@ -426,7 +558,8 @@ def test_canonical_cookie_header(header, expected):
 
 @pytest.mark.parametrize(
     "path, resolved",
-    [("/a/b", "/a/b"), ("/static/../api", "/api"), ("/a/./b/", "/a/b/"), ("/../..", "/"), ("/a\\..\\b", "/b")],
+    [("/a/b", "/a/b"), ("/static/../api", "/api"), ("/a/./b/", "/a/b/"), ("/../..", "/"), ("/a\\..\\b", "/b"),
+     ("/static/..;/api", "/api"), ("/a/.;x/b", "/a/b"), ("/a/..;b;c/d", "/d"), ("/a;b/c", "/a;b/c")],
 )
 def test_remove_dot_segments(path, resolved):
     assert _remove_dot_segments(path) == resolved
@@ -439,3 +572,31 @@ def test_the_proxy_command_needs_a_secret_key(monkeypatch):
                    "--session-cookie", "sid", "--login-path", "/l"],
     )
     assert result.exit_code != 0 and "TWOFA_SECRET_KEY" in result.output
+
+
+def test_the_proxy_command_and_app_from_env_take_exempt_paths_and_secure_cookies(monkeypatch, tmp_path):
+    import werkzeug.serving
+
+    from twofa_middleware.proxy import app_from_env
+
+    served: list[Any] = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: served.append(app))
+    monkeypatch.setenv("TWOFA_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("TWOFA_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    result = CliRunner().invoke(
+        cli_main, ["proxy", "--upstream", "http://127.0.0.1:1", "--whoami-path", "/w", "--session-cookie", "sid",
+                   "--login-path", "/l", "--exempt", "/health", "--exempt", "/assets/", "--cookie-secure"],
+    )
+    assert result.exit_code == 0, result.output
+    assert served[0].settings.exempt_paths == ("/health", "/assets/")
+    assert served[0].settings.cookie_secure is True
+
+    for name, value in {"TWOFA_UPSTREAM": "http://127.0.0.1:1", "TWOFA_WHOAMI_PATH": "/w",
+                        "TWOFA_SESSION_COOKIE": "sid", "TWOFA_LOGIN_PATH": "/l",
+                        "TWOFA_EXEMPT_PATHS": "/health /assets/", "TWOFA_COOKIE_SECURE": "1"}.items():
+        monkeypatch.setenv(name, value)
+    middleware = app_from_env()
+    assert middleware.settings.exempt_paths == ("/health", "/assets/")
+    assert middleware.settings.cookie_secure is True
+    served[0].service.store.dispose()
+    middleware.service.store.dispose()

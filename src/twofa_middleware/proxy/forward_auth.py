@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..middleware import TwoFactorMiddleware
-from .reverse import UpstreamUnavailable, _error
+from .reverse import UpstreamUnavailable, _error, is_dot_segment
+from .upstream import COOKIE_AS_SENT
 
 _ALLOWED = "twofa.forward_auth.allowed"
 
@@ -23,11 +24,14 @@ def _allow(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
 class ForwardAuth:
     """Answers nginx ``auth_request`` and Traefik ``forwardAuth``: 2xx lets the request through.
 
-    The request it judges is described by ``X-Original-URI`` and
-    ``X-Original-Method`` (nginx, set them in the config) or ``X-Forwarded-Uri``
-    and ``X-Forwarded-Method`` (Traefik), with the client's own headers and
-    cookies. The middleware's decision is run as is, around an app that only
-    notes it was reached:
+    The request it judges is described by ``X-Original-URI`` (nginx, set it in
+    the config) or ``X-Forwarded-Uri`` (Traefik), with the client's own headers
+    and cookies. It is judged as a page navigation (GET) whatever its method,
+    so that a challenge always carries the verify page's URL; the original
+    method (``X-Original-Method``, ``X-Forwarded-Method``) is noted in the
+    environ as ``twofa.forward_auth.method`` and changes no decision. The
+    middleware's decision is run as is, around an app that only notes it was
+    reached:
 
     - reached (anonymous visitors too: the app handles its own sign-in; users
       without 2FA; users past it; a valid token) → ``200``, with
@@ -35,6 +39,11 @@ class ForwardAuth:
     - the second factor (or, under a policy, an enrollment) is owed → ``401``
       with ``X-Twofa-Verify-Url``: where to send the browser (the verify page
       with ``next``);
+    - a token request that also carries cookies, or any ``Authorization``
+      that is not a token of the middleware (Basic, say) → ``401``: nginx
+      passes them on to the app, where cookies could carry someone's session
+      that still owes the second factor, and Basic auth would sign a user in
+      without it (the reverse proxy drops both instead);
     - anything else the middleware answered (401 for a bad token, 403, 502,
       503) is passed on. nginx treats a status other than 2xx, 401 or 403
       from ``auth_request`` as an error (500).
@@ -71,6 +80,12 @@ class ForwardAuth:
         path = _remove_dot_segments("/" + unquote(raw_path.split("#", 1)[0], encoding="latin-1").lstrip("/"))
         if path == self.mount or path.startswith(self.mount + "/"):
             return _status(start_response, "200 OK", [])  # the pages guard themselves
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
+            return _json(start_response, "401 Unauthorized", {
+                "error": "invalid_request",
+                "message": "Send a personal access token (Authorization: Bearer) without cookies.",
+            })
         judged = dict(environ)
         judged.update(
             PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="",
@@ -80,6 +95,7 @@ class ForwardAuth:
         )
         judged.pop("HTTP_X_REQUESTED_WITH", None)
         judged["twofa.forward_auth.method"] = method
+        judged[COOKIE_AS_SENT] = True  # nginx passes the client's Cookie header on as it is
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -101,15 +117,18 @@ class ForwardAuth:
         headers = dict(captured.get("headers", []))
         if status.startswith("303") and headers.get("Location", "").startswith(self.mount + "/"):
             verify_url = headers["Location"]
-            payload = json.dumps({"error": "two_factor_required", "verify_url": verify_url}).encode()
-            start_response(
-                "401 Unauthorized",
-                [("Content-Type", "application/json"), ("X-Twofa-Verify-Url", verify_url),
-                 ("Cache-Control", "no-store")],
-            )
-            return [payload]
+            return _json(start_response, "401 Unauthorized",
+                         {"error": "two_factor_required", "verify_url": verify_url},
+                         (("X-Twofa-Verify-Url", verify_url),))
         start_response(status, list(captured.get("headers", [])))
         return [body]
+
+
+def _json(
+    start_response: Callable[..., Any], status: str, payload: dict[str, str], headers: tuple[tuple[str, str], ...] = ()
+) -> Iterable[bytes]:
+    start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers])
+    return [json.dumps(payload).encode()]
 
 
 def _status(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]]) -> Iterable[bytes]:
@@ -121,10 +140,9 @@ def _remove_dot_segments(path: str) -> str:
     """RFC 3986 5.2.4, with ``\\`` read as ``/``: the path the upstream will serve."""
     out: list[str] = []
     for segment in path.replace("\\", "/").split("/")[1:]:
-        if segment == "..":
-            if out:
-                out.pop()
-        elif segment != ".":
+        if not is_dot_segment(segment):
             out.append(segment)
+        elif segment.partition(";")[0] == ".." and out:
+            out.pop()
     trailing = path.endswith(("/.", "/..")) and out
     return "/" + "/".join(out) + ("/" if trailing else "")

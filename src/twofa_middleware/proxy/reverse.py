@@ -25,10 +25,19 @@ log = logging.getLogger("twofa_middleware.proxy")
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
 )
-# What the proxy sets itself, so a client's copy never reaches the upstream.
+# What the proxy sets itself, so a client's copy never reaches the upstream;
+# and Authorization: the middleware's tokens are the only credential besides the
+# session cookie, and an upstream that took Basic auth would skip the second factor.
 _SET_BY_PROXY = frozenset(
-    {"host", "content-length", "expect", "cookie", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+    {"host", "content-length", "expect", "cookie", "authorization",
+     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
 )
+# Headers some servers route or identify by: a client's copy could make the
+# upstream serve another path than the one the middleware judged
+# (X-Original-URL on IIS and Symfony) or believe another client or user.
+_ROUTING = frozenset({"forwarded", "x-real-ip", "x-original-url", "x-rewrite-url", "x-original-uri",
+                      "x-original-method"})
+_ROUTING_PREFIXES = ("x-forwarded-", "x-twofa-")
 # RFC 6265: a cookie name is a token; a value is cookie-octets (no space, DQUOTE, comma, ';' or '\').
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*\Z")
@@ -101,9 +110,23 @@ def canonical_cookie_header(header: str | None, strip_prefix: str = "twofa_") ->
     return "; ".join(parts) or None
 
 
+def is_dot_segment(segment: str) -> bool:
+    """``.`` or ``..``, also with a ``;parameter`` (``..;``), which Tomcat and Spring resolve."""
+    return segment.partition(";")[0] in (".", "..")
+
+
 def _has_dot_segment(path: str) -> bool:
     """``/static/../api``: the middleware judged one path, the upstream would serve another."""
-    return any(segment in (".", "..") for segment in path.replace("\\", "/").split("/"))
+    return any(is_dot_segment(segment) for segment in path.replace("\\", "/").split("/"))
+
+
+def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The upstream's headers for the client: no hop-by-hop ones, and no
+    Content-Length beside a Transfer-Encoding (RFC 9112 6.3): the body is passed
+    on de-chunked, so such a length would frame it wrongly for the client."""
+    headers = list(headers)
+    chunked = any(name.lower() == "transfer-encoding" for name, _ in headers)
+    return [(n, v) for n, v in strip_hop_by_hop(headers) if not (chunked and n.lower() == "content-length")]
 
 
 def _error(environ: dict[str, Any], status: int, code: str, message: str) -> Response:
@@ -147,7 +170,7 @@ class _Upstream:
             return response.status, response.read(limit)
         except TimeoutError as exc:
             raise UpstreamTimeout() from exc
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: a header http.client refused
             raise UpstreamUnavailable() from exc
         finally:
             conn.close()
@@ -199,12 +222,16 @@ class ReverseProxy:
     - The Cookie header goes out as :func:`canonical_cookie_header` makes it:
       without the middleware's own cookies (``strip_cookie_prefix``), and
       exactly as the middleware read it.
-    - A request a personal access token let in reaches the upstream without
-      its ``Authorization`` header: the token is the middleware's credential.
-      Name a header in ``user_header`` to tell the upstream whose token it was
-      (any copy the client sent is always removed).
-    - A path with ``.`` or ``..`` segments gets a 400: the middleware judged the
-      path as written, the upstream would serve it resolved.
+    - No ``Authorization`` header reaches the upstream: the middleware's
+      tokens are its own credential, and another (Basic auth) would sign a
+      user in without the second factor. Name a header in ``user_header`` to
+      tell the upstream whose token let a request in.
+    - Headers a client could route or pose by are removed: ``Forwarded``,
+      ``X-Forwarded-*`` but For (appended to), ``X-Real-IP``,
+      ``X-Original-URL``, ``X-Rewrite-URL``, ``X-Twofa-*`` and ``user_header``.
+    - A path with ``.`` or ``..`` segments (``..;`` too) gets a 400, and so does
+      a query string with spaces or control characters: the middleware judged
+      the path as written, the upstream would serve it resolved.
     - Status, headers (every Set-Cookie) and body come back as the upstream
       sent them, the body in chunks as it arrives. If the upstream cannot be
       reached: 502; if it does not answer within ``timeout`` seconds: 504.
@@ -227,6 +254,7 @@ class ReverseProxy:
         self.strip_cookie_prefix = strip_cookie_prefix
         self.max_unsized_body = max_unsized_body
         self.user_header = user_header
+        self._dropped = _SET_BY_PROXY | _ROUTING | ({user_header.lower()} if user_header else set())
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -260,7 +288,7 @@ class ReverseProxy:
             conn.close()
             return _error(environ, 400, "invalid_request", "The request is malformed.")(environ, start_response)
         reason = response.reason or _phrase(response.status)
-        start_response(f"{response.status} {reason}", strip_hop_by_hop(response.msg.items()))
+        start_response(f"{response.status} {reason}", response_headers(response.msg.items()))
         return _Streamed(conn, response)
 
     def target(self, environ: dict[str, Any]) -> str:
@@ -270,6 +298,8 @@ class ReverseProxy:
             raise _BadRequest(400, "invalid_path", "The path has '.' or '..' segments.")
         target = self.upstream.base_path + quote(path.encode("latin-1"), safe=_PATH_SAFE)
         query = environ.get("QUERY_STRING", "")
+        if any(c <= " " or c == "\x7f" for c in query):
+            raise _BadRequest(400, "invalid_request", "The query string has spaces or control characters.")
         return target + (f"?{query}" if query else "")
 
     def request_headers(self, environ: dict[str, Any], length: int | None) -> list[tuple[str, str]]:
@@ -282,12 +312,11 @@ class ReverseProxy:
             raw.append(("Content-Type", environ["CONTENT_TYPE"]))
         info = environ.get("twofa")
         by_token = info is not None and getattr(info, "token_id", None) is not None
-        drop = set(_SET_BY_PROXY)
-        if by_token:
-            drop.add("authorization")
-        if self.user_header:
-            drop.add(self.user_header.lower())
-        headers = [(n, v) for n, v in strip_hop_by_hop(raw) if n.lower() not in drop]
+        drop = self._dropped
+        headers = [
+            (n, v) for n, v in strip_hop_by_hop(raw)
+            if (lower := n.lower()) not in drop and not lower.startswith(_ROUTING_PREFIXES)
+        ]
 
         host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
         headers.append(("Host", host if self.preserve_host else self.upstream.netloc))

@@ -10,9 +10,14 @@ from typing import Any
 from ..cache import TTLCache
 from ..cookies import read_cookie
 from ..identity import CheckPasswordFunc, IdentifyFunc, Identity
-from .reverse import UpstreamUnavailable, _cookie_ok, _Upstream
+from .reverse import UpstreamUnavailable, _cookie_ok, _Upstream, canonical_cookie_header
 
 log = logging.getLogger("twofa_middleware.proxy")
+
+# Set in the environ by ForwardAuth: there nginx passes the client's Cookie
+# header to the app as it is, so who-am-I must be asked with it as it is too,
+# not with the proxy's canonical form.
+COOKIE_AS_SENT = "twofa.proxy.cookie_as_sent"
 
 
 def upstream_identify(
@@ -23,18 +28,26 @@ def upstream_identify(
     user_field: str = "user",
     cache_seconds: float = 5.0,
     timeout: float = 10.0,
+    strip_cookie_prefix: str = "twofa_",
 ) -> IdentifyFunc:
     """Who is signed in, as the upstream's own who-am-I endpoint says.
 
-    ``GET whoami_path`` with ``Cookie: <session_cookie>=<value>`` only; a 2xx
-    JSON object's ``user_field`` is the user (the name its login endpoint
-    takes), a 3xx or 4xx answer or an empty field means nobody is signed in.
+    ``GET whoami_path`` with the very Cookie header the app will get: as the
+    proxy passes it on (:func:`canonical_cookie_header`), or as the client sent
+    it under :class:`ForwardAuth`, which cannot change it. Every cookie, not the session cookie
+    alone, so a remember-me cookie or a cookie name the upstream reads loosely
+    (``SID`` for ``sid``, ``s.id`` for ``s_id``) cannot sign someone in behind
+    the middleware's back. A 2xx JSON object's ``user_field`` is the user (the
+    name its login endpoint takes); a 3xx or 4xx answer or an empty field means
+    nobody is signed in. A request without cookies reaches the upstream with no
+    credential at all (the proxy drops ``Authorization``), so it is not asked.
 
     The session key is a SHA-256 of the session cookie's value. That binds the
     second factor to one sign-in only if the upstream gives a new session
     cookie value at every sign-in, as sane apps do (it also prevents session
-    fixation), and keeps it during one. An app that keeps the same value
-    across sign-out and sign-in would not ask for the code again.
+    fixation), and keeps it during one. A user the upstream recognises without
+    that exact cookie gets an empty session key, which never counts as
+    verified: asked for the second factor, never let through.
 
     Fails closed: when the upstream cannot be asked (unreachable, a timeout, a
     5xx or 429, a 2xx that is not JSON) this raises :class:`UpstreamUnavailable`
@@ -43,47 +56,62 @@ def upstream_identify(
     504; a plain :class:`TwoFactorMiddleware` lets it escape (a 500, the app not
     reached either).
 
-    Only "signed in" answers are cached, by the cookie value, for
-    ``cache_seconds``: an app that signs a user in without changing the cookie
-    value must not be taken for signed out for a while after.
+    Answers are cached by the header for ``cache_seconds``, "nobody" only when
+    the header has no session cookie: an app that signs a user in without
+    changing the session cookie's value must not be taken for signed out for
+    a while after.
     """
     endpoint = _Upstream(upstream, timeout)
     cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
+    nobody: TTLCache[str, bool] = TTLCache(ttl=cache_seconds, maxsize=20_000)
 
     def identify(environ: dict[str, Any]) -> Identity | None:
-        value = read_cookie(environ, session_cookie)
-        # A value the proxy would not pass on (see canonical_cookie_header) is no
-        # session to the upstream either; never splice it into a header.
-        if not value or not _cookie_ok(session_cookie, value):
+        raw = environ.get("HTTP_COOKIE") or None
+        header = raw if environ.get(COOKIE_AS_SENT) else canonical_cookie_header(raw, strip_cookie_prefix)
+        if header is None:
             return None
-        identity = cache.get(value)
+        identity = cache.get(header)
         if identity is not None:
             return identity
-        status, body = endpoint.call(
-            "GET", whoami_path, {"Cookie": f"{session_cookie}={value}", "Accept": "application/json"}
-        )
+        if nobody.get(header):
+            return None
+        # The session cookie as the upstream gets it: the first of its name, and
+        # only if canonical_cookie_header passed it on.
+        value = read_cookie(environ, session_cookie)
+        has_session = bool(value) and _cookie_ok(session_cookie, value)
+        status, body = endpoint.call("GET", whoami_path, {"Cookie": header, "Accept": "application/json"})
         if status >= 500 or status == 429:
             log.warning("who-am-I at %s answered %s", whoami_path, status)
             raise UpstreamUnavailable()
-        if not 200 <= status < 300:
+        user = _user_of(status, body, user_field)
+        if user is None:
+            if not has_session:
+                nobody.set(header, True)
             return None
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise UpstreamUnavailable("The application's who-am-I answer is not JSON.") from exc
-        user = payload.get(user_field) if isinstance(payload, dict) else None
-        if user is None or user is False or user == "":
-            return None
-        if not isinstance(user, (str, int)) or isinstance(user, bool):
-            raise UpstreamUnavailable("The application's who-am-I answer has no usable user name.")
-        identity = Identity(str(user), hashlib.sha256(value.encode("utf-8")).hexdigest())
-        cache.set(value, identity)
+        identity = Identity(user, hashlib.sha256(value.encode("utf-8")).hexdigest() if has_session else "")
+        cache.set(header, identity)
         return identity
 
     # The answer depends on the Cookie header alone.
     identify.keyed_by_cookie = True  # type: ignore[attr-defined]
     identify.cache = cache  # type: ignore[attr-defined]
     return identify
+
+
+def _user_of(status: int, body: bytes, user_field: str) -> str | None:
+    """The user a who-am-I answer names, None for nobody; UpstreamUnavailable when unreadable."""
+    if not 200 <= status < 300:
+        return None
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise UpstreamUnavailable("The application's who-am-I answer is not JSON.") from exc
+    user = payload.get(user_field) if isinstance(payload, dict) else None
+    if user is None or user is False or user == "":
+        return None
+    if not isinstance(user, (str, int)) or isinstance(user, bool):
+        raise UpstreamUnavailable("The application's who-am-I answer has no usable user name.")
+    return str(user)
 
 
 def upstream_check_password(

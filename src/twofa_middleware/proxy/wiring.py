@@ -42,20 +42,29 @@ def proxy_app(
     password_field: str = "password",
     timeout: float = 30,
     preserve_host: bool = False,
+    user_header: str | None = "X-Twofa-User",
     **settings: Any,
 ) -> TwoFactorMiddleware:
     """The middleware around a :class:`ReverseProxy` to ``upstream``, asking it who is
     signed in and whether a password is right. ``settings`` are
-    :class:`~twofa_middleware.config.Settings` fields (``issuer``, ``exempt_paths``...)."""
+    :class:`~twofa_middleware.config.Settings` fields (``issuer``, ``exempt_paths``...).
+
+    A request let in by a personal access token reaches the upstream with no
+    credential of its own; ``user_header`` (``X-Twofa-User``) names the token's
+    owner instead. The proxy always removes a client's copy of it, so the
+    upstream may trust it when it can only be reached through the proxy."""
     prefix = settings.get("cookie_prefix", Settings.cookie_prefix) + "_"
     cache_seconds = settings.get("cache_seconds", Settings.cache_seconds)
     return ProxyMiddleware(
-        ReverseProxy(upstream, timeout=timeout, preserve_host=preserve_host, strip_cookie_prefix=prefix),
+        ReverseProxy(
+            upstream, timeout=timeout, preserve_host=preserve_host, strip_cookie_prefix=prefix,
+            user_header=user_header,
+        ),
         secret_key=secret_key,
         store=store,
         identify=upstream_identify(
             upstream, whoami_path=whoami_path, session_cookie=session_cookie, user_field=user_field,
-            cache_seconds=cache_seconds, timeout=min(timeout, 10.0),
+            cache_seconds=cache_seconds, timeout=min(timeout, 10.0), strip_cookie_prefix=prefix,
         ),
         check_password=upstream_check_password(
             upstream, login_path=login_path, username_field=username_field, password_field=password_field,
@@ -77,10 +86,12 @@ def app_from_env(forward_auth: bool = False) -> Any:
     Reads ``TWOFA_UPSTREAM``, ``TWOFA_SECRET_KEY`` (at least 16 bytes),
     ``TWOFA_DATABASE_URL`` (default ``sqlite:///twofa.db``),
     ``TWOFA_WHOAMI_PATH``, ``TWOFA_SESSION_COOKIE``, ``TWOFA_LOGIN_PATH`` and
-    optionally ``TWOFA_ISSUER``; ``app_from_env(forward_auth=True)`` serves
+    optionally ``TWOFA_ISSUER``, ``TWOFA_EXEMPT_PATHS`` (separated by spaces)
+    and ``TWOFA_COOKIE_SECURE=1`` (behind a TLS-terminating proxy);
+    ``app_from_env(forward_auth=True)`` serves
     :class:`ForwardAuth` instead of the proxy.
     """
-    from .store import SQLAlchemyStore
+    from ..store import SQLAlchemyStore
 
     env = os.environ
     missing = [
@@ -94,6 +105,10 @@ def app_from_env(forward_auth: bool = False) -> Any:
     options: dict[str, Any] = {}
     if env.get("TWOFA_ISSUER"):
         options["issuer"] = env["TWOFA_ISSUER"]
+    if env.get("TWOFA_EXEMPT_PATHS"):
+        options["exempt_paths"] = tuple(env["TWOFA_EXEMPT_PATHS"].split())
+    if env.get("TWOFA_COOKIE_SECURE") == "1":
+        options["cookie_secure"] = True
     middleware = proxy_app(
         env["TWOFA_UPSTREAM"],
         secret_key=env["TWOFA_SECRET_KEY"],
