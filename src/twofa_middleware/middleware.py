@@ -15,7 +15,7 @@ from .decisions import Decisions
 from .errors import InvalidToken, StoreUnavailable
 from .identity import CheckPasswordFunc, Identity, IdentifyFunc, NotifyFunc, TwoFactorInfo
 from .service import TwoFactorService
-from .store.base import Store, UserState
+from .store.base import Store, TokenRecord, UserState
 from .web.app import TwoFactorWeb
 from .web.context import urls
 from .web.http import error_json, secure
@@ -85,6 +85,7 @@ class TwoFactorMiddleware:
         self._mount_prefix = self.settings.mount + "/"
         self._exempt = tuple(self.settings.exempt_paths)
         self._anonymous = TwoFactorInfo(None, False, False, self.urls)
+        self._token_infos: dict[int, tuple[TokenRecord, TwoFactorInfo]] = {}
         self.decisions = (
             Decisions(self.settings.cache_seconds, self.service.state)
             if getattr(identify, "keyed_by_cookie", False)
@@ -182,7 +183,20 @@ class TwoFactorMiddleware:
         # token can never lend its exemption from 2FA to someone's session.
         environ.pop("HTTP_COOKIE", None)
         environ["REMOTE_USER"] = record.user_id
-        environ["twofa"] = TwoFactorInfo(
-            record.user_id, False, True, self.urls, None, record.id, record.name, record.paths
-        )
+        environ["twofa"] = self._token_info(record)
         return self.app(environ, start_response)
+
+    def _token_info(self, record: TokenRecord) -> TwoFactorInfo:
+        """One TwoFactorInfo per cached token record: the steady state builds nothing.
+
+        Keyed by the record's id, and used only while it is the very record the
+        service's cache holds (``is``), so a revoked or reloaded token never
+        gets another record's info."""
+        entry = self._token_infos.get(record.id)
+        if entry is not None and entry[0] is record:
+            return entry[1]
+        info = TwoFactorInfo(record.user_id, False, True, self.urls, None, record.id, record.name, record.paths)
+        if len(self._token_infos) >= 20_000:
+            self._token_infos.clear()
+        self._token_infos[record.id] = (record, info)
+        return info

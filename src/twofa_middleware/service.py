@@ -82,7 +82,7 @@ class TwoFactorService:
         self.clock = clock
         # Entries live cache_seconds: 20,000 is more users than one process serves in that time.
         self._states: TTLCache[str, UserState] = TTLCache(settings.cache_seconds, maxsize=20_000)
-        self._tokens: TTLCache[str, TokenRecord] = TTLCache(settings.cache_seconds, maxsize=20_000)
+        self._tokens: TTLCache[bytes, TokenRecord] = TTLCache(settings.cache_seconds, maxsize=20_000)
 
     # -- state -----------------------------------------------------------------
 
@@ -314,22 +314,22 @@ class TwoFactorService:
         if len(token) != tokens.LENGTH or not token.isascii():
             raise InvalidToken()
         now = self.clock()
-        # Cached by hash, as stored: no plaintext token is kept, even in memory.
-        # A hit means the hash matched a real token, so the format check and the
+        # Cached by a keyed hash: no plaintext token is kept, even in memory. A
+        # hit means the hash matched a real token, so the format check and the
         # database are needed on a miss only.
-        token_hash = tokens.hash_token(token)
-        record = self._tokens.get(token_hash)
+        key = tokens.cache_key(token)
+        record = self._tokens.get(key)
         if record is None:
             if not tokens.is_well_formed(token):
                 raise InvalidToken()
             generation = self._tokens.generation
-            record = self.store.token_by_hash(token_hash)
+            record = self.store.token_by_hash(tokens.hash_token(token))
             if record is None:
                 raise InvalidToken()
             if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
                 self.store.touch_token(record.id, now)
             ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
-            self._tokens.set(token_hash, record, ttl, since=generation)
+            self._tokens.set(key, record, ttl, since=generation)
         if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
             raise InvalidToken()
         if not tokens.path_allowed(path, record.paths):

@@ -49,6 +49,15 @@ def test_hash_token_is_sha256_hex_and_display_prefix_is_short():
     assert tokens.display_prefix(token) == token[:10]
 
 
+def test_the_in_memory_cache_key_is_a_keyed_hash_not_the_stored_one():
+    """A memory dump of the token cache gives neither tokens nor the store's hashes."""
+    token = tokens.mint()
+    key = tokens.cache_key(token)
+    assert key == tokens.cache_key(token) and len(key) == 32
+    assert key != tokens.cache_key(tokens.mint())
+    assert key != bytes.fromhex(tokens.hash_token(token)) and token.encode() not in key
+
+
 @pytest.mark.parametrize(
     "path, prefixes, allowed",
     [
