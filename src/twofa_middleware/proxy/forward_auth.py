@@ -62,6 +62,9 @@ class ForwardAuth:
         self.judge.app = _allow
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # nginx passes the client's Cookie header on as it is, to the app and to
+        # the 2FA pages alike: who-am-I is asked with it as it is.
+        environ[COOKIE_AS_SENT] = True
         path = environ.get("PATH_INFO", "") or "/"
         if path == self.mount or path.startswith(self.mount + "/"):
             return self._guarded(environ, start_response, self.middleware)
@@ -95,7 +98,6 @@ class ForwardAuth:
         )
         judged.pop("HTTP_X_REQUESTED_WITH", None)
         judged["twofa.forward_auth.method"] = method
-        judged[COOKIE_AS_SENT] = True  # nginx passes the client's Cookie header on as it is
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
