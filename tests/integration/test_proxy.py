@@ -368,6 +368,26 @@ def test_no_other_credential_reaches_the_upstream_past_the_second_factor(stack):
         assert stack.upstream.hits["/api/me"] == before
 
 
+def test_nobody_is_remembered_only_for_headers_without_the_session_cookie(stack):
+    def me(cookie: str) -> requests.Response:
+        return requests.get(stack.url + "/api/me", headers={"Cookie": cookie, "Accept": "application/json"},
+                            timeout=10)
+
+    before = stack.upstream.hits["/whoami"]
+    assert me("theme=dark").status_code == 401 and me("theme=dark").status_code == 401
+    assert stack.upstream.hits["/whoami"] == before + 1  # asked once, then remembered
+
+    # A session id the upstream does not know yet is asked about every time: an
+    # app that signs it in (without a new id) must not have it taken for nobody.
+    enrolled(stack)
+    before = stack.upstream.hits["/whoami"]
+    assert me("theme=dark; SID=fixed-id").json() == {"error": "sign in"}
+    stack.upstream.sessions["fixed-id"] = "ann"  # ann, who owes the second factor
+    r = me("theme=dark; SID=fixed-id")
+    assert r.status_code == 401 and r.json()["error"] == "two_factor_required"
+    assert stack.upstream.hits["/whoami"] == before + 2
+
+
 def test_headers_a_client_could_route_or_pose_by_are_removed(stack):
     sent = {
         "X-Original-URL": "/admin", "X-Rewrite-URL": "/admin", "Forwarded": "for=1.2.3.4;host=evil",

@@ -57,7 +57,7 @@ def upstream_identify(
     reached either).
 
     Answers are cached by the header for ``cache_seconds``, "nobody" only when
-    the header has no session cookie: an app that signs a user in without
+    the session cookie's name does not appear in the header at all: an app that signs a user in without
     changing the session cookie's value must not be taken for signed out for
     a while after.
     """
@@ -85,7 +85,9 @@ def upstream_identify(
             raise UpstreamUnavailable()
         user = _user_of(status, body, user_field)
         if user is None:
-            if not has_session:
+            # Not when the name appears in any form (quoted, another case) the
+            # upstream might read as its session: the session may be signed in next.
+            if session_cookie.lower() not in header.lower():
                 nobody.set(header, True)
             return None
         identity = Identity(user, hashlib.sha256(value.encode("utf-8")).hexdigest() if has_session else "")
