@@ -39,6 +39,9 @@ class ForwardAuth:
     - the second factor (or, under a policy, an enrollment) is owed → ``401``
       with ``X-Twofa-Verify-Url``: where to send the browser (the verify page
       with ``next``);
+    - no ``X-Original-URI`` nor ``X-Forwarded-Uri``, both with different
+      values, or an ``X-Original-URL`` or ``X-Rewrite-URL`` → ``400`` (nginx
+      makes it a 500): a client's own copy could pick the path judged;
     - a token request that also carries cookies, or any ``Authorization``
       that is not a token of the middleware (Basic, say) → ``401``: nginx
       passes them on to the app, where cookies could carry someone's session
@@ -77,7 +80,17 @@ class ForwardAuth:
             return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
 
     def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        uri = environ.get("HTTP_X_ORIGINAL_URI") or environ.get("HTTP_X_FORWARDED_URI") or "/"
+        original, forwarded = environ.get("HTTP_X_ORIGINAL_URI"), environ.get("HTTP_X_FORWARDED_URI")
+        # nginx sets the one, Traefik the other, and each passes the client's
+        # headers on: a client's copy of the other one must not pick the path judged.
+        if original and forwarded and original != forwarded:
+            return _refuse(start_response, "X-Original-URI and X-Forwarded-Uri disagree.")
+        uri = original or forwarded
+        if not uri:
+            return _refuse(start_response, "Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik).")
+        # IIS and old Symfony serve the path these name: the app would not serve the one judged.
+        if environ.get("HTTP_X_ORIGINAL_URL") or environ.get("HTTP_X_REWRITE_URL"):
+            return _refuse(start_response, "X-Original-URL and X-Rewrite-URL are not accepted.")
         method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
         raw_path, _, query = uri.partition("?")
         path = _remove_dot_segments("/" + unquote(raw_path.split("#", 1)[0], encoding="latin-1").lstrip("/"))
@@ -131,6 +144,10 @@ def _json(
 ) -> Iterable[bytes]:
     start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers])
     return [json.dumps(payload).encode()]
+
+
+def _refuse(start_response: Callable[..., Any], message: str) -> Iterable[bytes]:
+    return _json(start_response, "400 Bad Request", {"error": "invalid_request", "message": message})
 
 
 def _status(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]]) -> Iterable[bytes]:

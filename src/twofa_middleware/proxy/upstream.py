@@ -56,14 +56,15 @@ def upstream_identify(
     504; a plain :class:`TwoFactorMiddleware` lets it escape (a 500, the app not
     reached either).
 
-    Answers are cached by the header for ``cache_seconds``, "nobody" only when
-    the session cookie's name does not appear in the header at all: an app that signs a user in without
-    changing the session cookie's value must not be taken for signed out for
-    a while after.
+    Only "signed in" answers are cached, by the header, for ``cache_seconds``.
+    "Nobody" never is: any cookie may be the session to the upstream (PHP and
+    Rack decode cookie names, ``my.sess`` is ``my_sess`` to PHP), and an app that
+    signs a user in without changing it must not have that user taken for
+    nobody for a while after. The price: a request with cookies but no
+    signed-in user asks the upstream every time.
     """
     endpoint = _Upstream(upstream, timeout)
     cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
-    nobody: TTLCache[str, bool] = TTLCache(ttl=cache_seconds, maxsize=20_000)
 
     def identify(environ: dict[str, Any]) -> Identity | None:
         raw = environ.get("HTTP_COOKIE") or None
@@ -73,8 +74,6 @@ def upstream_identify(
         identity = cache.get(header)
         if identity is not None:
             return identity
-        if nobody.get(header):
-            return None
         # The session cookie as the upstream gets it: the first of its name, and
         # only if canonical_cookie_header passed it on.
         value = read_cookie(environ, session_cookie)
@@ -85,10 +84,6 @@ def upstream_identify(
             raise UpstreamUnavailable()
         user = _user_of(status, body, user_field)
         if user is None:
-            # Not when the name appears in any form (quoted, another case) the
-            # upstream might read as its session: the session may be signed in next.
-            if session_cookie.lower() not in header.lower():
-                nobody.set(header, True)
             return None
         identity = Identity(user, hashlib.sha256(value.encode("utf-8")).hexdigest() if has_session else "")
         cache.set(header, identity)
