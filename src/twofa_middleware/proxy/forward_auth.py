@@ -68,10 +68,12 @@ class ForwardAuth:
         # nginx passes the client's Cookie header on as it is, to the app and to
         # the 2FA pages alike: who-am-I is asked with it as it is.
         environ[COOKIE_AS_SENT] = True
-        path = environ.get("PATH_INFO", "") or "/"
-        if path == self.mount or path.startswith(self.mount + "/"):
+        if self._under_mount(environ.get("PATH_INFO", "") or "/"):
             return self._guarded(environ, start_response, self.middleware)
         return self.check(environ, start_response)
+
+    def _under_mount(self, path: str) -> bool:
+        return path == self.mount or path.startswith(self.mount + "/")
 
     def _guarded(self, environ: dict[str, Any], start_response: Callable[..., Any], app: Any) -> Iterable[bytes]:
         try:
@@ -94,14 +96,12 @@ class ForwardAuth:
         method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
         raw_path, _, query = uri.partition("?")
         path = _remove_dot_segments("/" + unquote(raw_path.split("#", 1)[0], encoding="latin-1").lstrip("/"))
-        if path == self.mount or path.startswith(self.mount + "/"):
+        if self._under_mount(path):
             return _status(start_response, "200 OK", [])  # the pages guard themselves
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
-            return _json(start_response, "401 Unauthorized", {
-                "error": "invalid_request",
-                "message": "Send a personal access token (Authorization: Bearer) without cookies.",
-            })
+            return _refuse(start_response, "Send a personal access token (Authorization: Bearer) without cookies.",
+                           "401 Unauthorized")
         judged = dict(environ)
         judged.update(
             PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="",
@@ -146,8 +146,8 @@ def _json(
     return [json.dumps(payload).encode()]
 
 
-def _refuse(start_response: Callable[..., Any], message: str) -> Iterable[bytes]:
-    return _json(start_response, "400 Bad Request", {"error": "invalid_request", "message": message})
+def _refuse(start_response: Callable[..., Any], message: str, status: str = "400 Bad Request") -> Iterable[bytes]:
+    return _json(start_response, status, {"error": "invalid_request", "message": message})
 
 
 def _status(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]]) -> Iterable[bytes]:

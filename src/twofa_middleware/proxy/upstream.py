@@ -74,10 +74,6 @@ def upstream_identify(
         identity = cache.get(header)
         if identity is not None:
             return identity
-        # The session cookie as the upstream gets it: the first of its name, and
-        # only if canonical_cookie_header passed it on.
-        value = read_cookie(environ, session_cookie)
-        has_session = bool(value) and _cookie_ok(session_cookie, value)
         status, body = endpoint.call("GET", whoami_path, {"Cookie": header, "Accept": "application/json"})
         if status >= 500 or status == 429:
             log.warning("who-am-I at %s answered %s", whoami_path, status)
@@ -85,6 +81,10 @@ def upstream_identify(
         user = _user_of(status, body, user_field)
         if user is None:
             return None
+        # The session cookie as the upstream gets it: the first of its name, and
+        # only if canonical_cookie_header passed it on.
+        value = read_cookie(environ, session_cookie)
+        has_session = bool(value) and _cookie_ok(session_cookie, value)
         identity = Identity(user, hashlib.sha256(value.encode("utf-8")).hexdigest() if has_session else "")
         cache.set(header, identity)
         return identity
