@@ -67,9 +67,17 @@ class Cookies:
 
     def verified_until(self, environ: dict[str, Any], identity: Identity, epoch: int) -> float | None:
         """When the request's verified cookie for this user, sign-in and enrollment expires; None if it is not one."""
-        value = read_cookie(environ, self.verified_name)
-        if not value or not identity.session_key:
+        if not identity.session_key:
             return None  # nothing to bind the verified state to: never verified
+        # Any valid one of several: a stale cookie of another path or domain, or
+        # one tossed in by a sibling subdomain, must not lock the user out.
+        for value in read_cookies(environ, self.verified_name)[:4]:
+            expires_at = self._verified_for(value, identity, epoch)
+            if expires_at is not None:
+                return expires_at
+        return None
+
+    def _verified_for(self, value: str, identity: Identity, epoch: int) -> float | None:
         payload = self._verified_cache.get(value)
         if payload is None:
             loaded = self.load_verified(value)
@@ -154,3 +162,11 @@ def read_cookie(environ: dict[str, Any], name: str) -> str | None:
     if not header or name not in header:
         return None
     return parse_cookie(header).get(name) or None
+
+
+def read_cookies(environ: dict[str, Any], name: str) -> list[str]:
+    """Every non-empty value of one cookie name, in order, parsed as :func:`read_cookie` does."""
+    header = environ.get("HTTP_COOKIE")
+    if not header or name not in header:
+        return []
+    return [value for value in parse_cookie(header).getlist(name) if value]

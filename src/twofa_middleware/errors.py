@@ -63,11 +63,9 @@ class Throttled(TwoFactorError):
     code = "locked"
     status = 429
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, reason: str = "Too many wrong codes.") -> None:
         self.retry_after = max(1, int(retry_after))
-        super().__init__(
-            f"Too many wrong codes. Try again in {self.retry_after} seconds."
-        )
+        super().__init__(f"{reason} Try again in {self.retry_after} seconds.")
 
 
 class PasswordRequired(TwoFactorError):

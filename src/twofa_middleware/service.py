@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import segno
 
-from . import recovery, throttle, tokens, totp
+from . import inputs, recovery, throttle, tokens, totp
 from .cache import TTLCache
 from .config import Settings
 from .crypto import KeyRing
@@ -83,6 +82,10 @@ class TwoFactorService:
         # Entries live cache_seconds: 20,000 is more users than one process serves in that time.
         self._states: TTLCache[str, UserState] = TTLCache(settings.cache_seconds, maxsize=20_000)
         self._tokens: TTLCache[bytes, TokenRecord] = TTLCache(settings.cache_seconds, maxsize=20_000)
+        # Well-formed tokens the store does not know: a flood of made-up ones must
+        # not become a flood of queries. A new token is 256 fresh random bits, so
+        # it cannot be in here already; bounded, so the flood cannot grow memory.
+        self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(settings.cache_seconds, maxsize=10_000)
 
     # -- state -----------------------------------------------------------------
 
@@ -100,6 +103,10 @@ class TwoFactorService:
 
     def _event(self, user_id: str, event: str, detail: str = "", ip: str | None = None) -> None:
         self.store.log(user_id, event, detail, ip, self.clock())
+        self._announce(user_id, event)
+
+    def _announce(self, user_id: str, event: str) -> None:
+        """Tell the process log and the app's notify hook of an event already in the security log."""
         log.info("twofa event=%s user=%s", event, user_id)
         if self._notify is not None:
             try:
@@ -112,22 +119,33 @@ class TwoFactorService:
     def confirm_password(self, user_id: str, password: object, ip: str | None = None) -> None:
         """Check the password for a sensitive step.
 
-        Wrong passwords are throttled per user and across instances: after
-        ``lockout_threshold`` of them within ``lockout_max_seconds``, further
-        tries are refused until the oldest one leaves that window. Someone
-        holding a stolen session cannot guess the password without limit.
+        Wrong passwords are throttled per user and across instances: at most
+        ``lockout_threshold`` tries within ``lockout_max_seconds`` are judged.
+        Each try is reserved (logged as failed) under the user's row lock
+        before the password is checked, and taken back only when it was right,
+        so concurrent guesses cannot all slip past the count: someone holding a
+        stolen session cannot guess the password without limit.
         """
-        if not isinstance(password, str) or not password or len(password) > 1024:
+        password = inputs.text(password, "Enter your password.", normalise=False)
+        if not password:
             raise InvalidRequest("Enter your password.")
         now = self.clock()
-        window = self.settings.lockout_max_seconds
-        recent = self.store.event_times(user_id, "password_failed", now - window)
-        if len(recent) >= self.settings.lockout_threshold:
-            oldest_counted = recent[self.settings.lockout_threshold - 1]
-            raise Throttled(throttle.retry_after(oldest_counted + window, now))
-        if not self._check_password(user_id, password):
-            self._event(user_id, "password_failed", ip=ip)
-            raise WrongPassword()
+        window, limit = self.settings.lockout_max_seconds, self.settings.lockout_threshold
+        reservation = self.store.reserve_event(user_id, "password_failed", ip, now, now - window, limit)
+        if reservation is None:
+            recent = self.store.event_times(user_id, "password_failed", now - window)
+            oldest_counted = recent[min(limit, len(recent)) - 1] if recent else now
+            raise Throttled(throttle.retry_after(oldest_counted + window, now), "Too many wrong passwords.")
+        try:
+            right = self._check_password(user_id, password)
+        except BaseException:
+            self.store.forget_event(reservation)  # not a wrong password: the check itself failed
+            raise
+        if right:
+            self.store.forget_event(reservation)
+            return
+        self._announce(user_id, "password_failed")
+        raise WrongPassword()
 
     # -- enrollment --------------------------------------------------------------
 
@@ -271,9 +289,10 @@ class TwoFactorService:
         ip: str | None = None,
     ) -> tuple[int, str]:
         """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+        # Normalised before the length check: NFC can make a name longer (U+FB2C is three).
+        name = inputs.text(name, "Give the token a name of up to 100 characters.", max_length=100).strip()
+        if not name or not name.isprintable():
             raise InvalidRequest("Give the token a name of up to 100 characters.")
-        name = unicodedata.normalize("NFC", name.strip())
         if (
             isinstance(expires_in_days, bool)
             or not isinstance(expires_in_days, int)
@@ -320,11 +339,12 @@ class TwoFactorService:
         key = tokens.cache_key(token)
         record = self._tokens.get(key)
         if record is None:
-            if not tokens.is_well_formed(token):
+            if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
                 raise InvalidToken()
             generation = self._tokens.generation
             record = self.store.token_by_hash(tokens.hash_token(token))
             if record is None:
+                self._unknown_tokens.set(key, True)
                 raise InvalidToken()
             if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
                 self.store.touch_token(record.id, now)

@@ -10,6 +10,8 @@ import hashlib
 import secrets
 import zlib
 
+from .inputs import is_text
+
 PREFIX = "tfa_"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BODY = 43  # 62**43 > 2**256
@@ -81,7 +83,8 @@ def normalise_paths(paths: object) -> tuple[str, ...] | None:
             or not path.startswith("/")
             or path.startswith("//")
             or len(path) > 200
-            or any(c.isspace() or ord(c) < 32 for c in path)
+            or any(c.isspace() for c in path)
+            or not is_text(path)
         ):
             return None
         out.append(path)

@@ -33,7 +33,6 @@ from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.cli import main as cli_main
 from twofa_middleware.errors import StoreUnavailable
 from twofa_middleware.proxy import ForwardAuth, ReverseProxy, canonical_cookie_header, proxy_app, strip_hop_by_hop
-from twofa_middleware.proxy.forward_auth import _remove_dot_segments
 
 # -- the upstream: an app that is not Python, as far as the middleware can tell ------
 
@@ -475,8 +474,8 @@ def test_forward_auth_answers_for_anonymous_unverified_and_verified(stack):
     r = ask("/api/me?x=1", cookie)
     assert r.status_code == 401
     assert r.headers["X-Twofa-Verify-Url"] == "/_2fa/verify?next=/api/me%3Fx%3D1"
-    r = ask("/static/../api/me", cookie)  # judged as the path the upstream will serve
-    assert r.status_code == 401
+    r = ask("/static/../api/me", cookie)  # the app could serve another path than the one judged
+    assert r.status_code == 400 and r.json["error"] == "ambiguous_request"
 
     # The 2FA pages and API are served by the same app.
     r = auth.get(API + "/status", headers={"Cookie": cookie})
@@ -592,15 +591,6 @@ def test_strip_hop_by_hop():
 )
 def test_canonical_cookie_header(header, expected):
     assert canonical_cookie_header(header, "twofa_") == expected
-
-
-@pytest.mark.parametrize(
-    "path, resolved",
-    [("/a/b", "/a/b"), ("/static/../api", "/api"), ("/a/./b/", "/a/b/"), ("/../..", "/"), ("/a\\..\\b", "/b"),
-     ("/static/..;/api", "/api"), ("/a/.;x/b", "/a/b"), ("/a/..;b;c/d", "/d"), ("/a;b/c", "/a;b/c")],
-)
-def test_remove_dot_segments(path, resolved):
-    assert _remove_dot_segments(path) == resolved
 
 
 def test_the_proxy_command_needs_a_secret_key(monkeypatch):

@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from twofa_middleware.config import Settings
+from twofa_middleware.crypto import KeyRing
 from twofa_middleware.errors import CodeReused, InvalidCode, Throttled
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store.models import TwoFactorUser
 
-from .conftest import enroll, make_service, wrong_code
+from .conftest import KEY, PASSWORD, enroll, make_service, wrong_code
 
 INSTANCES = 3
 
@@ -160,3 +162,35 @@ def test_no_old_recovery_code_works_once_regenerate_has_committed(make_store):
             continue
         raise AssertionError(f"old code {code} still works")
     assert services[2].verify("alice", new[0]) == "recovery"
+
+
+def test_50_parallel_wrong_passwords_are_judged_at_most_threshold_times(make_store):
+    """Review finding 4: the re-confirmation throttle was check-then-act, so 50
+    parallel guesses were all judged. Each try is now reserved under the user's
+    row lock before the password is checked."""
+    judged = []
+    lock = threading.Lock()
+
+    def check_password(user_id: str, password: str) -> bool:
+        with lock:
+            judged.append(password)
+        time.sleep(0.01)  # widen the window a check-then-act would race through
+        return False
+
+    services = [
+        TwoFactorService(Settings(), KeyRing(KEY), make_store(), check_password) for _ in range(INSTANCES)
+    ]
+    results = run_together(
+        [lambda s=services[i % INSTANCES], i=i: s.confirm_password("alice", f"guess-{i}") for i in range(50)]
+    )
+    threshold = Settings().lockout_threshold
+    assert len(judged) <= threshold
+    outcome = kinds(results)
+    assert outcome == {"WrongPassword": len(judged), "Throttled": 50 - len(judged)}
+
+
+def test_a_right_password_takes_back_its_reservation(make_store):
+    service = make_service(make_store())
+    for _ in range(Settings().lockout_threshold + 2):
+        service.confirm_password("alice", PASSWORD)  # right every time: never throttled
+    assert service.store.event_times("alice", "password_failed", 0) == []

@@ -6,10 +6,11 @@ import copy
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote
 
+from ..errors import TwoFactorError
 from ..middleware import TwoFactorMiddleware
-from .reverse import UpstreamUnavailable, _error, is_dot_segment
+from .parity import Ambiguous, header_value, judged_path
+from .reverse import _error
 from .upstream import COOKIE_AS_SENT
 
 _ALLOWED = "twofa.forward_auth.allowed"
@@ -35,13 +36,21 @@ class ForwardAuth:
 
     - reached (anonymous visitors too: the app handles its own sign-in; users
       without 2FA; users past it; a valid token) → ``200``, with
-      ``X-Twofa-User`` naming the user when there is one;
+      ``X-Twofa-User`` naming the user when there is one (percent-encoded
+      UTF-8, see :func:`.parity.header_value`);
     - the second factor (or, under a policy, an enrollment) is owed → ``401``
       with ``X-Twofa-Verify-Url``: where to send the browser (the verify page
       with ``next``);
     - no ``X-Original-URI`` nor ``X-Forwarded-Uri``, both with different
       values, or an ``X-Original-URL`` or ``X-Rewrite-URL`` → ``400`` (nginx
       makes it a 500): a client's own copy could pick the path judged;
+    - a path the app and this judge could read differently (``\\``, ``;``, an
+      encoded ``.``, ``/`` or unreserved character, dot or empty segments),
+      a path under the mount (the front proxy must route those here, not
+      through ``auth_request``), or a Cookie header with repeated lines joined
+      by a comma or the session cookie twice → ``400`` ``ambiguous_request``:
+      judged exactly as the app will see it, or refused, never normalised
+      (see :mod:`.parity`);
     - a token request that also carries cookies, or any ``Authorization``
       that is not a token of the middleware (Basic, say) → ``401``: nginx
       passes them on to the app, where cookies could carry someone's session
@@ -78,7 +87,7 @@ class ForwardAuth:
     def _guarded(self, environ: dict[str, Any], start_response: Callable[..., Any], app: Any) -> Iterable[bytes]:
         try:
             return app(environ, start_response)
-        except UpstreamUnavailable as exc:
+        except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
             return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
 
     def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -94,10 +103,14 @@ class ForwardAuth:
         if environ.get("HTTP_X_ORIGINAL_URL") or environ.get("HTTP_X_REWRITE_URL"):
             return _refuse(start_response, "X-Original-URL and X-Rewrite-URL are not accepted.")
         method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
-        raw_path, _, query = uri.partition("?")
-        path = _remove_dot_segments("/" + unquote(raw_path.split("#", 1)[0], encoding="latin-1").lstrip("/"))
+        try:
+            path, query = judged_path(uri)
+        except Ambiguous as exc:
+            return _refuse(start_response, exc.message, code=exc.code)
         if self._under_mount(path):
-            return _status(start_response, "200 OK", [])  # the pages guard themselves
+            # The front proxy routes the mount to this app, never through auth_request:
+            # a mount path here is one the app would serve, and nothing vouches for it.
+            return _refuse(start_response, f"Route {self.mount}/ to the two-factor app, not through auth_request.")
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
             return _refuse(start_response, "Send a personal access token (Authorization: Bearer) without cookies.",
@@ -127,7 +140,7 @@ class ForwardAuth:
         if judged.get(_ALLOWED):
             info = judged.get("twofa")
             user = getattr(info, "user_id", None)
-            return _status(start_response, "200 OK", [("X-Twofa-User", user)] if user else [])
+            return _status(start_response, "200 OK", [("X-Twofa-User", header_value(user))] if user else [])
         status = captured.get("status", "500 Internal Server Error")
         headers = dict(captured.get("headers", []))
         if status.startswith("303") and headers.get("Location", "").startswith(self.mount + "/"):
@@ -146,22 +159,13 @@ def _json(
     return [json.dumps(payload).encode()]
 
 
-def _refuse(start_response: Callable[..., Any], message: str, status: str = "400 Bad Request") -> Iterable[bytes]:
-    return _json(start_response, status, {"error": "invalid_request", "message": message})
+def _refuse(
+    start_response: Callable[..., Any], message: str, status: str = "400 Bad Request", code: str = "invalid_request"
+) -> Iterable[bytes]:
+    return _json(start_response, status, {"error": code, "message": message})
 
 
 def _status(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]]) -> Iterable[bytes]:
     start_response(status, [("Content-Type", "text/plain"), ("Cache-Control", "no-store"), *headers])
     return [b""]
 
-
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 5.2.4, with ``\\`` read as ``/``: the path the upstream will serve."""
-    out: list[str] = []
-    for segment in path.replace("\\", "/").split("/")[1:]:
-        if not is_dot_segment(segment):
-            out.append(segment)
-        elif segment.partition(";")[0] == ".." and out:
-            out.pop()
-    trailing = path.endswith(("/.", "/..")) and out
-    return "/" + "/".join(out) + ("/" if trailing else "")

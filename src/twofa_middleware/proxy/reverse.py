@@ -15,8 +15,9 @@ from urllib.parse import quote, urlsplit
 from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
-from ..errors import TwoFactorError
+from ..errors import InvalidRequest, TwoFactorError
 from ..web.http import wants_json
+from .parity import Ambiguous, check_segments, content_length, header_value
 
 log = logging.getLogger("twofa_middleware.proxy")
 
@@ -108,16 +109,6 @@ def canonical_cookie_header(header: str | None, strip_prefix: str = "twofa_") ->
             continue
         parts.append(f"{name}={value}")
     return "; ".join(parts) or None
-
-
-def is_dot_segment(segment: str) -> bool:
-    """``.`` or ``..``, also with a ``;parameter`` (``..;``), which Tomcat and Spring resolve."""
-    return segment.partition(";")[0] in (".", "..")
-
-
-def _has_dot_segment(path: str) -> bool:
-    """``/static/../api``: the middleware judged one path, the upstream would serve another."""
-    return any(is_dot_segment(segment) for segment in path.replace("\\", "/").split("/"))
 
 
 def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -229,9 +220,12 @@ class ReverseProxy:
     - Headers a client could route or pose by are removed: ``Forwarded``,
       ``X-Forwarded-*`` but For (appended to), ``X-Real-IP``,
       ``X-Original-URL``, ``X-Rewrite-URL``, ``X-Twofa-*`` and ``user_header``.
-    - A path with ``.`` or ``..`` segments (``..;`` too) gets a 400, and so does
-      a query string with spaces or control characters: the middleware judged
-      the path as written, the upstream would serve it resolved.
+    - A path the upstream could read differently from the middleware (``.``,
+      ``..`` or empty segments, ``\\``, ``;``, control characters) gets a 400
+      ``ambiguous_request`` (see :mod:`.parity`), and so does a query string with
+      spaces or control characters: judged as written or refused, never normalised.
+    - ``user_header`` carries the token owner's name percent-encoded
+      (:func:`.parity.header_value`).
     - Status, headers (every Set-Cookie) and body come back as the upstream
       sent them, the body in chunks as it arrives. If the upstream cannot be
       reached: 502; if it does not answer within ``timeout`` seconds: 504.
@@ -294,8 +288,10 @@ class ReverseProxy:
     def target(self, environ: dict[str, Any]) -> str:
         """The upstream path and query: ``PATH_INFO`` (what the middleware judged), re-encoded."""
         path = environ.get("PATH_INFO", "") or "/"
-        if _has_dot_segment(path):
-            raise _BadRequest(400, "invalid_path", "The path has '.' or '..' segments.")
+        try:
+            check_segments(path)
+        except Ambiguous as exc:
+            raise _BadRequest(exc.status, exc.code, exc.message) from exc
         target = self.upstream.base_path + quote(path.encode("latin-1"), safe=_PATH_SAFE)
         query = environ.get("QUERY_STRING", "")
         if any(c <= " " or c == "\x7f" for c in query):
@@ -326,7 +322,7 @@ class ReverseProxy:
         if cookie:
             headers.append(("Cookie", cookie))
         if by_token and self.user_header:
-            headers.append((self.user_header, str(info.user_id)))
+            headers.append((self.user_header, header_value(str(info.user_id))))
         prior, remote = environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR") or "unknown"
         headers.append(("X-Forwarded-For", f"{prior}, {remote}" if prior else remote))
         headers.append(("X-Forwarded-Proto", environ.get("wsgi.url_scheme", "http")))
@@ -338,9 +334,11 @@ class ReverseProxy:
         stream = environ["wsgi.input"]
         declared = environ.get("CONTENT_LENGTH", "")
         if declared:
-            if not declared.isdigit():
-                raise _BadRequest(400, "invalid_request", "Content-Length is not a number.")
-            return int(declared), _read_exactly(stream, int(declared))
+            try:
+                length = content_length(declared)
+            except InvalidRequest as exc:
+                raise _BadRequest(exc.status, exc.code, exc.message) from exc
+            return length, _read_exactly(stream, length)
         if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             return None, ()
         if not environ.get("wsgi.input_terminated"):

@@ -10,6 +10,7 @@ from typing import Any
 from ..cache import TTLCache
 from ..cookies import read_cookie
 from ..identity import CheckPasswordFunc, IdentifyFunc, Identity
+from .parity import single_cookie_header
 from .reverse import UpstreamUnavailable, _cookie_ok, _Upstream, canonical_cookie_header
 
 log = logging.getLogger("twofa_middleware.proxy")
@@ -34,7 +35,9 @@ def upstream_identify(
 
     ``GET whoami_path`` with the very Cookie header the app will get: as the
     proxy passes it on (:func:`canonical_cookie_header`), or as the client sent
-    it under :class:`ForwardAuth`, which cannot change it. Every cookie, not the session cookie
+    it under :class:`ForwardAuth`, which cannot change it and so refuses
+    (:class:`~.parity.Ambiguous`) a header that servers could join or read
+    differently: repeated lines joined with ``,``, or the session cookie twice. Every cookie, not the session cookie
     alone, so a remember-me cookie or a cookie name the upstream reads loosely
     (``SID`` for ``sid``, ``s.id`` for ``s_id``) cannot sign someone in behind
     the middleware's back. A 2xx JSON object's ``user_field`` is the user (the
@@ -68,7 +71,11 @@ def upstream_identify(
 
     def identify(environ: dict[str, Any]) -> Identity | None:
         raw = environ.get("HTTP_COOKIE") or None
-        header = raw if environ.get(COOKIE_AS_SENT) else canonical_cookie_header(raw, strip_cookie_prefix)
+        if environ.get(COOKIE_AS_SENT):
+            single_cookie_header(raw, session_cookie)  # the app must read the very header asked about
+            header = raw
+        else:
+            header = canonical_cookie_header(raw, strip_cookie_prefix)
         if header is None:
             return None
         identity = cache.get(header)

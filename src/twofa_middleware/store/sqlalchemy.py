@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -182,6 +182,10 @@ class SQLAlchemyStore:
         try:
             with self._sessions() as session, session.begin():
                 yield session
+        except DataError as exc:
+            # A value the database refuses (too long, out of range): the request's
+            # fault, not an outage. Input checks should catch these first.
+            raise InvalidRequest("A value in the request is too long or out of range.") from exc
         except (DBAPIError, SQLAlchemyError) as exc:
             raise StoreUnavailable() from exc
 
@@ -353,6 +357,38 @@ class SQLAlchemyStore:
                     user_id=user_id, event=event, detail=detail[:255], remote_addr=remote_addr, created_at=now
                 )
             )
+
+    def reserve_event(
+        self, user_id: str, event: str, remote_addr: str | None, now: float, since: float, limit: int
+    ) -> int | None:
+        """Log ``event`` now unless ``limit`` of them happened after ``since``; its id, or None.
+
+        Counted and written under the user's row lock: of N concurrent tries,
+        at most ``limit`` get a reservation (reserve, then check, never the
+        other way round).
+        """
+        with self._tx() as s:
+            self._row(s, user_id, lock=True)
+            count = s.scalar(
+                select(func.count())
+                .select_from(SecurityEvent)
+                .where(
+                    SecurityEvent.user_id == user_id,
+                    SecurityEvent.event == event,
+                    SecurityEvent.created_at > since,
+                )
+            )
+            if (count or 0) >= limit:
+                return None
+            row = SecurityEvent(user_id=user_id, event=event, detail="", remote_addr=remote_addr, created_at=now)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def forget_event(self, event_id: int) -> None:
+        """Take back a reservation that turned out not to be the event."""
+        with self._tx() as s:
+            s.execute(delete(SecurityEvent).where(SecurityEvent.id == event_id))
 
     def event_times(self, user_id: str, event: str, since: float) -> list[float]:
         """When ``event`` happened to the user after ``since``, newest first."""

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from ..config import Settings
 from ..errors import InvalidRequest, PasswordRequired, TwoFactorError
+from ..inputs import check_json
 from ..store.base import TokenRecord
 from .context import Ctx
 from .http import error_json, json_response, secure
@@ -100,6 +101,7 @@ def parse_body(ctx: Ctx, allowed: frozenset[str], required: frozenset[str]) -> B
         body = json.loads(
             raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates
         )
+        check_json(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidRequest("The body must be a JSON object.") from exc
     if not isinstance(body, dict):

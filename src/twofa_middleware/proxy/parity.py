@@ -1,0 +1,110 @@
+"""Judge what the app will serve, or refuse: the request facts forward auth and the proxy read.
+
+In front of an app that is not Python, the middleware and the app each parse the
+request. Wherever the two could read one request two ways, the middleware would
+judge one thing while the app serves another: a 2FA bypass. So nothing here is
+normalised. A path or header the middleware would have to interpret (a ``\\``, a
+``;`` inside a segment, an encoded ``.`` or ``/``, a dot segment, an empty
+segment, repeated Cookie lines, a duplicated session cookie) is refused with a
+:class:`Ambiguous` (400) and a reason, never guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+from werkzeug.http import parse_cookie
+
+from ..errors import InvalidRequest
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+# RFC 3986 unreserved characters: an escape of one is never needed, and apps
+# disagree on whether they decode it before routing (``/lo%67out``).
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Escapes that would change the path's structure once decoded.
+_STRUCTURAL = frozenset("/\\;%")
+# Printable ASCII but ``%``: what a user name may carry as it is in a header.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
+_DIGITS = re.compile(r"[0-9]{1,19}\Z")
+
+
+class Ambiguous(InvalidRequest):
+    """The request could be read two ways (by the middleware and by the app): refused.
+
+    :param message: which part, and why; safe to show (it names no secret).
+    """
+
+    code = "ambiguous_request"
+    status = 400
+    message = "The request could be read in more than one way."
+
+
+def judged_path(uri: str) -> tuple[str, str]:
+    """``(path, query)`` of a raw request target (``X-Original-URI``) as the app will see
+    it, percent-decoded as a WSGI server decodes ``PATH_INFO``; :class:`Ambiguous` when
+    the app and the middleware could see different paths."""
+    raw, _, query = uri.partition("?")
+    if not raw.startswith("/"):
+        raise Ambiguous("The path must start with '/'.")
+    if any(c <= " " or c >= "\x7f" for c in uri) or "#" in uri:
+        raise Ambiguous("The request target has spaces, control, non-ASCII or '#' characters.")
+    if "\\" in raw or ";" in raw:
+        raise Ambiguous("The path has a '\\' or a ';'.")
+    for index in (i for i, c in enumerate(raw) if c == "%"):
+        byte = raw[index + 1 : index + 3]
+        if len(byte) < 2 or not _HEX.issuperset(byte):
+            raise Ambiguous("The path has a '%' that is not an escape.")
+        char = chr(int(byte, 16))
+        if char in _UNRESERVED or char in _STRUCTURAL or char < " " or char == "\x7f":
+            raise Ambiguous("The path has an escape that apps decode differently.")
+    check_segments(raw)
+    return unquote(raw, encoding="latin-1"), query
+
+
+def check_segments(path: str) -> None:
+    """:class:`Ambiguous` for a path with ``.``, ``..``, empty segments, ``\\``, ``;`` or
+    control characters: routers resolve, merge or strip these, each in its own way."""
+    if "\\" in path or ";" in path or any(c < " " or c == "\x7f" for c in path):
+        raise Ambiguous("The path has a '\\', a ';' or a control character.")
+    segments = path.split("/")[1:]
+    for position, segment in enumerate(segments):
+        if segment in (".", ".."):
+            raise Ambiguous("The path has '.' or '..' segments.")
+        if segment == "" and position < len(segments) - 1:
+            raise Ambiguous("The path has an empty segment ('//').")
+
+
+def single_cookie_header(header: str | None, session_cookie: str) -> None:
+    """:class:`Ambiguous` unless the Cookie header is one plain line with one session cookie.
+
+    Servers join repeated Cookie lines differently (werkzeug and gunicorn with
+    ``,``, Node, Go and Java servlet containers with ``;`` or as a list), and apps
+    take the first or the last of two cookies of one name. A comma is not allowed
+    in a cookie (RFC 6265), so one means the lines were joined behind our back.
+    """
+    if not header:
+        return
+    if "," in header:
+        raise Ambiguous(
+            "The Cookie header has a ',': send one Cookie line (nginx: proxy_set_header Cookie $http_cookie)."
+        )
+    if session_cookie in header and len(parse_cookie(header).getlist(session_cookie)) > 1:
+        raise Ambiguous("The session cookie is sent more than once.")
+
+
+def header_value(user: str) -> str:
+    """A user name as it travels in ``X-Twofa-User``: percent-encoded UTF-8.
+
+    Printable ASCII other than ``%`` and space stays as it is (``alice``, ``a.b@example.com``);
+    anything else (``%``, control characters, non-ASCII: ``Łukasz`` is
+    ``%C5%81ukasz``) is escaped, so no name can split a header or fail to encode.
+    Decode with ``urllib.parse.unquote``."""
+    return quote(user, safe=_HEADER_SAFE)
+
+
+def content_length(value: str) -> int:
+    """A Content-Length of ASCII digits only (``"²".isdigit()`` is true), else :class:`InvalidRequest`."""
+    if not _DIGITS.match(value):
+        raise InvalidRequest("Content-Length is not a number.")
+    return int(value)
