@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import click
 
+from .cli_params import USER
 from .cli_proxy import proxy
 from .cli_tokens import tokens
 from .store import SQLAlchemyStore
@@ -72,7 +73,7 @@ def db_upgrade(obj: dict, revision: str) -> None:
 
 
 @main.command()
-@click.argument("user")
+@click.argument("user", type=USER)
 @click.pass_obj
 def status(obj: dict, user: str) -> None:
     """Show a user's 2FA state."""
@@ -85,7 +86,7 @@ def status(obj: dict, user: str) -> None:
 
 
 @main.command()
-@click.argument("user")
+@click.argument("user", type=USER)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def reset(obj: dict, user: str, yes: bool) -> None:
@@ -101,7 +102,7 @@ def reset(obj: dict, user: str, yes: bool) -> None:
 
 
 @main.command("log")
-@click.option("--user", help="Only this user's events.")
+@click.option("--user", type=USER, help="Only this user's events.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.pass_obj
 def log_(obj: dict, user: str | None, limit: int) -> None:

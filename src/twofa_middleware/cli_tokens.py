@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import click
 
+from .cli_params import USER
 from .config import Settings
 from .crypto import KeyRing
 from .errors import TwoFactorError
@@ -44,7 +45,7 @@ def tokens() -> None:
 
 
 @tokens.command("create")
-@click.argument("user")
+@click.argument("user", type=USER)
 @click.option("--name", required=True, help="What the token is for.")
 @click.option("--expires-days", default=30, show_default=True, type=int, help="Days until it expires.")
 @click.option("--path", "paths", multiple=True, metavar="PREFIX", help="Limit to this path prefix (repeatable).")
@@ -65,7 +66,7 @@ def create(obj: dict, user: str, name: str, expires_days: int, paths: tuple[str,
 
 
 @tokens.command("list")
-@click.argument("user")
+@click.argument("user", type=USER)
 @click.pass_obj
 def list_(obj: dict, user: str) -> None:
     """List USER's live tokens (never the tokens themselves)."""

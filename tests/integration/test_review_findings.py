@@ -157,3 +157,18 @@ def test_the_api_refuses_a_json_body_with_surrogates_before_the_password_check(l
     )
     assert r.status_code == 400
     assert seen == []
+
+
+@pytest.mark.parametrize("user", ["\udcff", "a\x01b", "x" * 256, ""])
+@pytest.mark.parametrize("command", [["status"], ["reset", "--yes"], ["tokens", "list"], ["log", "--user"]])
+def test_the_command_refuses_a_user_id_that_is_not_clean_text(tmp_path, command, user):
+    """A mis-decoded command line (lone surrogates) or control characters: a usage error, no query."""
+    from click.testing import CliRunner
+
+    from twofa_middleware.cli import main
+
+    db = tmp_path / "cli.db"
+    result = CliRunner().invoke(main, ["--database-url", f"sqlite:///{db}", *command, user])
+    assert result.exit_code == 2, result.output
+    assert "not a valid user id" in result.output
+    assert not db.exists()
