@@ -8,14 +8,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from werkzeug.wrappers import Response
+
 from .config import Settings
 from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
 from .decisions import Decisions
+from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide
 from .errors import InvalidToken, StoreUnavailable
 from .identity import CheckPasswordFunc, Identity, IdentifyFunc, NotifyFunc, TwoFactorInfo
 from .service import TwoFactorService
-from .store.base import Store, TokenRecord, UserState
+from .store.base import Store
 from .web.app import TwoFactorWeb
 from .web.context import urls
 from .web.http import error_json, secure
@@ -23,6 +26,8 @@ from .web.http import error_json, secure
 log = logging.getLogger("twofa_middleware")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_ASK = object()  # facts(): ask ``identify`` who is signed in
 
 
 class TwoFactorMiddleware:
@@ -83,9 +88,7 @@ class TwoFactorMiddleware:
         self.web = TwoFactorWeb(self.settings, self.service, self.cookies, identify)
         self.urls = urls(self.settings)
         self._mount_prefix = self.settings.mount + "/"
-        self._exempt = tuple(self.settings.exempt_paths)
-        self._anonymous = TwoFactorInfo(None, False, False, self.urls)
-        self._token_infos: dict[int, tuple[TokenRecord, TwoFactorInfo]] = {}
+        self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
         self.decisions = (
             Decisions(self.settings.cache_seconds, self.service.state)
             if getattr(identify, "keyed_by_cookie", False)
@@ -97,106 +100,111 @@ class TwoFactorMiddleware:
         if path.startswith(self._mount_prefix) or path == self.settings.mount:
             return self.web(environ, start_response)
 
-        authorization: str = environ.get("HTTP_AUTHORIZATION", "")
-        if authorization[:7].lower() == "bearer ":
-            return self._token_request(environ, start_response, authorization[7:].strip(), path)
+        return self.render(self.decision(environ, path), environ, start_response)
 
+    def decision(self, environ: dict[str, Any], path: str) -> Decision:
+        """The decision for a request to the app at ``path``; forward auth asks this too."""
         # Steady state: these very cookies passed a moment ago (see decisions.py).
         cookie: str = environ.get("HTTP_COOKIE", "")
-        if cookie and self.decisions is not None:
+        if cookie and self.decisions is not None and not _is_bearer(environ):
             info = self.decisions.get(cookie)
             if info is not None:
-                environ["twofa"] = info
-                return self.app(environ, start_response)
+                return Pass(info)
+        facts = self.facts(environ, path)
+        decided = decide(facts, self.policy)
+        if isinstance(decided, Pass) and decided.remember_until is not None and cookie:
+            self._remember(cookie, facts, decided)
+        return decided
 
-        identity = self.identify(environ)
-        if identity is None:
-            environ["twofa"] = self._anonymous
-            return self.app(environ, start_response)
+    def guard(self, environ: dict[str, Any], identity: Identity | None) -> Decision:
+        """The decision for the user a framework resolved itself: for in-app guards.
 
+        Frameworks sign users in by channels the middleware cannot see from
+        outside (remember-me cookies, custom loaders, SSO callbacks). An
+        integration calls this once it knows its user: when it is the user the
+        middleware decided for, that decision stands; when it is another (the
+        middleware saw nobody, say), the decision is taken now for the app's
+        user, on this request's cookies. A request the middleware never saw
+        is refused: the guard is installed but the middleware is not.
+        """
+        info = environ.get("twofa")
+        if not isinstance(info, TwoFactorInfo):
+            log.error("twofa: the in-app guard ran on a request the middleware never saw; refused")
+            return Refuse(500, "two_factor_not_installed", "Two-factor authentication is not set up correctly.")
+        if identity is None or identity.user_id == info.user_id:
+            # Nobody, as the app sees it, is never a bypass: the app serves no one's data.
+            return Pass(info)
+        path: str = environ.get("PATH_INFO", "") or "/"
+        return decide(self.facts(environ, path, identity), self.policy)
+
+    # -- the facts of a request, gathered once --------------------------------------
+
+    def facts(self, environ: dict[str, Any], path: str, identity: Identity | None | object = _ASK) -> Facts:
+        """What :func:`decide` needs to know of this request. ``identity`` is the
+        signed-in user when the caller knows it already (an in-app guard), else
+        ``identify`` is asked."""
+        now = self.service.clock()
+        if _is_bearer(environ):
+            return self._token_facts(environ["HTTP_AUTHORIZATION"][7:].strip(), path, now)
+        user = self.identify(environ) if identity is _ASK else identity
+        if not isinstance(user, Identity):
+            return Facts(path, now=now)
         try:
-            state = self.service.state(identity.user_id)
-        except StoreUnavailable as exc:
-            return self.web.error_response(environ, exc)(environ, start_response)
+            state = self.service.state(user.user_id)
+            required = not state.enabled and self._enrollment_required(user.user_id)
+        except StoreUnavailable:
+            return Facts(path, user, store_down=True, now=now)
+        verified_until = self.cookies.verified_until(environ, user, state.epoch) if state.enabled else None
+        return Facts(path, user, state, verified_until, required, now=now)
 
-        if not state.enabled:
-            required = self.settings.require_enrollment
-            if required is not None and not self._is_exempt(path) and required(identity.user_id):
-                return secure(self.web.challenge_enroll(environ))(environ, start_response)
-            info = TwoFactorInfo(identity.user_id, False, True, self.urls)
-            if required is None:
-                self._remember(cookie, identity, state, info)
-            environ["twofa"] = info
-            return self.app(environ, start_response)
-
-        verified_until = self.cookies.verified_until(environ, identity, state.epoch)
-        if verified_until is not None:
-            info = TwoFactorInfo(identity.user_id, True, True, self.urls, state.recovery_codes_left)
-            self._remember(cookie, identity, state, info, verified_until)
-            environ["twofa"] = info
-            return self.app(environ, start_response)
-        if self._is_exempt(path):
-            environ["twofa"] = TwoFactorInfo(
-                identity.user_id, True, False, self.urls, state.recovery_codes_left
-            )
-            return self.app(environ, start_response)
-
-        return secure(self.web.challenge(environ))(environ, start_response)
-
-    def _is_exempt(self, path: str) -> bool:
-        """``/logout`` covers ``/logout`` and ``/logout/...``, not ``/logout-everywhere``;
-        an entry ending in ``/`` (``/static/``) covers everything below it."""
-        for prefix in self._exempt:
-            if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
-                return True
-        return False
-
-    def _remember(
-        self, cookie: str, identity: Identity, state: UserState, info: TwoFactorInfo, until: float | None = None
-    ) -> None:
-        if cookie and self.decisions is not None:
-            self.decisions.remember(cookie, identity, state, info, until)
-
-    def _token_request(
-        self, environ: dict[str, Any], start_response: Callable[..., Any], token: str, path: str
-    ) -> Iterable[bytes]:
-        """A personal access token stands in for the whole sign-in; any fault is a 401, never a page."""
+    def _token_facts(self, token: str, path: str, now: float) -> Facts:
         try:
-            record = self.service.authenticate_token(token, path)
-        except InvalidToken as exc:
-            response = error_json(exc.code, exc.message, 401)
-            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            return response(environ, start_response)
-        except StoreUnavailable as exc:
-            return error_json(exc.code, exc.message, 503)(environ, start_response)
+            record = self.service.token_record(token)
+            if record is None:
+                return Facts(path, token_refused=InvalidToken.code, now=now)
+            state = self.service.state(record.user_id) if self._enrollment_required(record.user_id) else None
+        except StoreUnavailable:
+            return Facts(path, store_down=True, now=now)
+        return Facts(path, state=state, enrollment_required=state is not None, token=record, now=now)
+
+    def _enrollment_required(self, user_id: str) -> bool:
         required = self.settings.require_enrollment
-        if required is not None and required(record.user_id):
-            try:
-                enrolled = self.service.state(record.user_id).enabled
-            except StoreUnavailable as exc:
-                return error_json(exc.code, exc.message, 503)(environ, start_response)
-            if not enrolled:
-                return error_json(
-                    "two_factor_enrollment_required", "Set up two-factor authentication first.", 403
-                )(environ, start_response)
-        # The token is the whole sign-in: no session cookie rides along, so a
-        # token can never lend its exemption from 2FA to someone's session.
-        environ.pop("HTTP_COOKIE", None)
-        environ["REMOTE_USER"] = record.user_id
-        environ["twofa"] = self._token_info(record)
-        return self.app(environ, start_response)
+        return required is not None and required(user_id)
 
-    def _token_info(self, record: TokenRecord) -> TwoFactorInfo:
-        """One TwoFactorInfo per cached token record: the steady state builds nothing.
+    # -- rendering the decision ----------------------------------------------------------
 
-        Keyed by the record's id, and used only while it is the very record the
-        service's cache holds (``is``), so a revoked or reloaded token never
-        gets another record's info."""
-        entry = self._token_infos.get(record.id)
-        if entry is not None and entry[0] is record:
-            return entry[1]
-        info = TwoFactorInfo(record.user_id, False, True, self.urls, None, record.id, record.name, record.paths)
-        if len(self._token_infos) >= 20_000:
-            self._token_infos.clear()
-        self._token_infos[record.id] = (record, info)
-        return info
+    def render(
+        self, decision: Decision, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Pass to the app, or answer for it: the one place a decision becomes a response."""
+        if isinstance(decision, Pass):
+            info = decision.info
+            if info.token_id is not None:
+                # The token is the whole sign-in: no session cookie rides along, so a
+                # token can never lend its exemption from 2FA to someone's session.
+                environ.pop("HTTP_COOKIE", None)
+                environ["REMOTE_USER"] = info.user_id
+            environ["twofa"] = info
+            return self.app(environ, start_response)
+        return self.response(decision, environ)(environ, start_response)
+
+    def response(self, decision: Challenge | Refuse, environ: dict[str, Any]) -> Response:
+        """The answer for a request that does not reach the app (for the in-app guards too)."""
+        if isinstance(decision, Challenge):
+            if decision.step == "enroll":
+                return secure(self.web.challenge_enroll(environ))
+            return secure(self.web.challenge(environ))
+        if decision.status == 503:
+            return self.web.error_response(environ, StoreUnavailable())
+        response = error_json(decision.code, decision.message, decision.status)
+        if decision.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+
+    def _remember(self, cookie: str, facts: Facts, decision: Pass) -> None:
+        if self.decisions is not None and facts.identity is not None and facts.state is not None:
+            self.decisions.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
+
+
+def _is_bearer(environ: dict[str, Any]) -> bool:
+    return str(environ.get("HTTP_AUTHORIZATION", ""))[:7].lower() == "bearer "

@@ -18,6 +18,7 @@ from . import inputs, recovery, throttle, tokens, totp
 from .cache import TTLCache
 from .config import Settings
 from .crypto import KeyRing
+from .decision import token_usable
 from .errors import (
     AlreadyEnabled,
     CodeReused,
@@ -328,31 +329,38 @@ class TwoFactorService:
         self._event(record.user_id, "token_revoked", f"{token_id} {record.name}", ip)
         return record
 
-    def authenticate_token(self, token: str, path: str) -> TokenRecord:
-        """The live token's record, or InvalidToken. Steady state: no database."""
+    def token_record(self, token: str) -> TokenRecord | None:
+        """The stored record of a token (live or not), None when it is not one of ours.
+
+        Steady state: no database. Cached by a keyed hash, so no plaintext token is
+        kept, even in memory; a hit means the hash matched a real token, so the
+        format check and the database are needed on a miss only. Unknown
+        well-formed tokens are remembered too, for ``cache_seconds``.
+        """
         if len(token) != tokens.LENGTH or not token.isascii():
-            raise InvalidToken()
+            return None
         now = self.clock()
-        # Cached by a keyed hash: no plaintext token is kept, even in memory. A
-        # hit means the hash matched a real token, so the format check and the
-        # database are needed on a miss only.
         key = tokens.cache_key(token)
         record = self._tokens.get(key)
+        if record is not None:
+            return record
+        if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
+            return None
+        generation = self._tokens.generation
+        record = self.store.token_by_hash(tokens.hash_token(token))
         if record is None:
-            if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
-                raise InvalidToken()
-            generation = self._tokens.generation
-            record = self.store.token_by_hash(tokens.hash_token(token))
-            if record is None:
-                self._unknown_tokens.set(key, True)
-                raise InvalidToken()
-            if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
-                self.store.touch_token(record.id, now)
-            ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
-            self._tokens.set(key, record, ttl, since=generation)
-        if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
-            raise InvalidToken()
-        if not tokens.path_allowed(path, record.paths):
+            self._unknown_tokens.set(key, True)
+            return None
+        if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
+            self.store.touch_token(record.id, now)
+        ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
+        self._tokens.set(key, record, ttl, since=generation)
+        return record
+
+    def authenticate_token(self, token: str, path: str) -> TokenRecord:
+        """The live token's record if it may be used on ``path``, else InvalidToken."""
+        record = self.token_record(token)
+        if record is None or not token_usable(record, path, self.clock()):
             raise InvalidToken()
         return record
 

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..decision import Challenge, Pass
 from ..errors import TwoFactorError
 from ..middleware import TwoFactorMiddleware
 from .parity import Ambiguous, header_value, judged_path
-from .reverse import _error
+from .reverse import _error, _phrase
 from .upstream import COOKIE_AS_SENT
-
-_ALLOWED = "twofa.forward_auth.allowed"
-
-
-def _allow(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    environ[_ALLOWED] = True
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b""]
 
 
 class ForwardAuth:
@@ -27,12 +19,10 @@ class ForwardAuth:
 
     The request it judges is described by ``X-Original-URI`` (nginx, set it in
     the config) or ``X-Forwarded-Uri`` (Traefik), with the client's own headers
-    and cookies. It is judged as a page navigation (GET) whatever its method,
-    so that a challenge always carries the verify page's URL; the original
-    method (``X-Original-Method``, ``X-Forwarded-Method``) is noted in the
-    environ as ``twofa.forward_auth.method`` and changes no decision. The
-    middleware's decision is run as is, around an app that only notes it was
-    reached:
+    and cookies. The original method (``X-Original-Method``,
+    ``X-Forwarded-Method``) is noted in the environ as
+    ``twofa.forward_auth.method`` and changes no decision. The middleware's
+    one decision (:func:`~twofa_middleware.decision.decide`) is rendered as:
 
     - reached (anonymous visitors too: the app handles its own sign-in; users
       without 2FA; users past it; a valid token) → ``200``, with
@@ -56,8 +46,9 @@ class ForwardAuth:
       passes them on to the app, where cookies could carry someone's session
       that still owes the second factor, and Basic auth would sign a user in
       without it (the reverse proxy drops both instead);
-    - anything else the middleware answered (401 for a bad token, 403, 502,
-      503) is passed on. nginx treats a status other than 2xx, 401 or 403
+    - a refusal (401 for a bad token, 403 for a token whose owner must enroll
+      first, 502/504 when who-am-I cannot be asked, 503 when the store is down)
+      with its status and JSON error. nginx treats a status other than 2xx, 401 or 403
       from ``auth_request`` as an error (500).
 
     Requests whose own path is under the mount are the 2FA pages and API,
@@ -68,10 +59,6 @@ class ForwardAuth:
     def __init__(self, middleware: TwoFactorMiddleware) -> None:
         self.middleware = middleware
         self.mount = middleware.settings.mount
-        # The same middleware (settings, service, caches, all shared) around an
-        # app that only notes it was reached, never the one it protects.
-        self.judge = copy.copy(middleware)
-        self.judge.app = _allow
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         # nginx passes the client's Cookie header on as it is, to the app and to
@@ -116,41 +103,24 @@ class ForwardAuth:
             return _refuse(start_response, "Send a personal access token (Authorization: Bearer) without cookies.",
                            "401 Unauthorized")
         judged = dict(environ)
-        judged.update(
-            PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="",
-            # Judged as a page navigation, so a challenge comes back as a redirect
-            # to the verify page with ``next``: the URL the header carries.
-            REQUEST_METHOD="GET", HTTP_ACCEPT="text/html",
-        )
-        judged.pop("HTTP_X_REQUESTED_WITH", None)
+        judged.update(PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="")
         judged["twofa.forward_auth.method"] = method
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        result = self._guarded(judged, capture, self.judge)
         try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        if judged.get(_ALLOWED):
-            info = judged.get("twofa")
-            user = getattr(info, "user_id", None)
+            decision = self.middleware.decision(judged, path)
+        except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
+            return _json(start_response, f"{exc.status} {_phrase(exc.status)}", {"error": exc.code, "message": exc.message})
+        if isinstance(decision, Pass):
+            user = decision.info.user_id
             return _status(start_response, "200 OK", [("X-Twofa-User", header_value(user))] if user else [])
-        status = captured.get("status", "500 Internal Server Error")
-        headers = dict(captured.get("headers", []))
-        if status.startswith("303") and headers.get("Location", "").startswith(self.mount + "/"):
-            verify_url = headers["Location"]
+        if isinstance(decision, Challenge):
+            # Where to send the browser, with ``next``: the URL the header carries.
+            location = self.middleware.web.step_location(decision.step, judged)
             return _json(start_response, "401 Unauthorized",
-                         {"error": "two_factor_required", "verify_url": verify_url},
-                         (("X-Twofa-Verify-Url", verify_url),))
-        start_response(status, list(captured.get("headers", [])))
-        return [body]
-
+                         {"error": "two_factor_required", "verify_url": location},
+                         (("X-Twofa-Verify-Url", location),))
+        headers = (("WWW-Authenticate", 'Bearer error="invalid_token"'),) if decision.status == 401 else ()
+        return _json(start_response, f"{decision.status} {_phrase(decision.status)}",
+                     {"error": decision.code, "message": decision.message}, headers)
 
 def _json(
     start_response: Callable[..., Any], status: str, payload: dict[str, str], headers: tuple[tuple[str, str], ...] = ()

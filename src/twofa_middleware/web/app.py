@@ -125,24 +125,30 @@ class TwoFactorWeb:
 
     def challenge(self, environ: dict[str, Any]) -> Response:
         """The second factor is owed: a page navigation goes to verify, anything else gets 401 JSON."""
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        query = environ.get("QUERY_STRING", "")
-        verify_url = f"{self.settings.mount}/verify"
         if wants_json(environ):
             return error_json(
-                "two_factor_required", "Verify with your second factor first.", 401, verify_url=verify_url
+                "two_factor_required", "Verify with your second factor first.", 401,
+                verify_url=f"{self.settings.mount}/verify",
             )
-        return redirect(with_next(verify_url, path + (f"?{query}" if query else "")))
+        return redirect(self.step_location("verify", environ))
 
     def challenge_enroll(self, environ: dict[str, Any]) -> Response:
         """The app's policy requires 2FA and this user has none yet."""
-        setup_url = f"{self.settings.mount}/setup"
         if wants_json(environ):
             return error_json(
                 "two_factor_enrollment_required", "Set up two-factor authentication first.", 403,
-                setup_url=setup_url,
+                setup_url=f"{self.settings.mount}/setup",
             )
-        return redirect(with_next(setup_url, environ.get("PATH_INFO", "/")))
+        return redirect(self.step_location("enroll", environ))
+
+    def step_location(self, step: str, environ: dict[str, Any]) -> str:
+        """The page where the user takes ``step`` (``verify``, ``enroll``), with ``next`` back here."""
+        page = f"{self.settings.mount}/{'setup' if step == 'enroll' else 'verify'}"
+        if step == "enroll":
+            return with_next(page, environ.get("PATH_INFO", "/"))
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        return with_next(page, path + (f"?{query}" if query else ""))
 
     def signed_out(self, environ: dict[str, Any]) -> Response:
         if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):

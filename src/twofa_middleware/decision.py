@@ -1,0 +1,152 @@
+"""The one decision: what happens to a request for the app, as a pure function of its facts.
+
+The WSGI middleware, forward auth and the in-app guards of the framework
+integrations each gather the facts of a request in their own way (cookies, the
+store, a token, the user the framework signed in), call :func:`decide`, and
+render the value it returns. None of them decides anything itself, and none
+reads another's response to learn what was decided: "verified" is computed here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .errors import InvalidToken, StoreUnavailable
+from .identity import Identity, TwoFactorInfo
+from .store.base import TokenRecord, UserState
+from .tokens import path_allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything :func:`decide` looks at; gathering them is the caller's part.
+
+    :param path: the path the app will serve (``PATH_INFO``).
+    :param identity: the signed-in user, as the app says; None for nobody.
+    :param state: that user's 2FA state; None when it could not be read
+        (the store is down), or when there is no user.
+    :param verified_until: when this sign-in's valid proof of the second
+        factor (the verified cookie) expires; None when it has none.
+    :param enrollment_required: the app's policy requires this user to have 2FA.
+    :param token: the live record of the request's personal access token.
+    :param token_refused: the request carried a token that is not one of
+        ours, or not well formed (the error code to answer with).
+    :param store_down: the store could not be read: fail closed.
+    :param now: seconds since the epoch.
+    """
+
+    path: str
+    identity: Identity | None = None
+    state: UserState | None = None
+    verified_until: float | None = None
+    enrollment_required: bool = False
+    token: TokenRecord | None = None
+    token_refused: str | None = None
+    store_down: bool = False
+    now: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """Let the request reach the app, with ``info`` as ``environ["twofa"]``.
+
+    :param remember_until: the pass may be remembered for these very cookies
+        until then (the steady state); None: never remembered.
+    """
+
+    info: TwoFactorInfo
+    remember_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """The user owes the second factor (``verify``) or, under a policy, an enrollment (``enroll``)."""
+
+    step: Literal["verify", "enroll"]
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """Answer ``status`` with the stable ``code``; the app is not reached."""
+
+    status: int
+    code: str
+    message: str
+
+
+Decision = Pass | Challenge | Refuse
+
+_NEVER = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What :func:`decide` needs of the settings."""
+
+    exempt_paths: tuple[str, ...]
+    urls: dict[str, str]
+    anonymous: TwoFactorInfo = field(init=False)  # one for every anonymous request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "anonymous", TwoFactorInfo(None, False, False, self.urls))
+
+    def is_exempt(self, path: str) -> bool:
+        """``/logout`` covers ``/logout`` and ``/logout/...``, not ``/logout-everywhere``;
+        an entry ending in ``/`` (``/static/``) covers everything below it."""
+        for prefix in self.exempt_paths:
+            if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
+                return True
+        return False
+
+
+def decide(facts: Facts, policy: Policy) -> Decision:
+    """What happens to a request for the app (not for the middleware's own pages)."""
+    if facts.store_down:
+        return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
+    if facts.token_refused is not None:
+        return Refuse(401, facts.token_refused, InvalidToken.message)
+    if facts.token is not None:
+        return _decide_token(facts, facts.token, policy)
+    identity = facts.identity
+    if identity is None:
+        return Pass(policy.anonymous)
+    state = facts.state
+    if state is None:  # facts without the user's state: nothing to judge by
+        return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
+    if not state.enabled:
+        if facts.enrollment_required and not policy.is_exempt(facts.path):
+            return Challenge("enroll", identity.user_id)
+        info = TwoFactorInfo(identity.user_id, False, True, policy.urls)
+        # Under an enrollment policy, a pass on an exempt path says nothing about the next path.
+        return Pass(info, None if facts.enrollment_required else _until(identity, None))
+    if facts.verified_until is not None and identity.session_key:
+        info = TwoFactorInfo(identity.user_id, True, True, policy.urls, state.recovery_codes_left)
+        return Pass(info, _until(identity, facts.verified_until))
+    if policy.is_exempt(facts.path):
+        return Pass(TwoFactorInfo(identity.user_id, True, False, policy.urls, state.recovery_codes_left))
+    return Challenge("verify", identity.user_id)
+
+
+def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision:
+    """A personal access token stands in for the whole sign-in, second factor included."""
+    if not token_usable(record, facts.path, facts.now):
+        return Refuse(401, InvalidToken.code, InvalidToken.message)
+    if facts.enrollment_required and (facts.state is None or not facts.state.enabled):
+        return Refuse(403, "two_factor_enrollment_required", "Set up two-factor authentication first.")
+    info = TwoFactorInfo(record.user_id, False, True, policy.urls, None, record.id, record.name, record.paths)
+    return Pass(info)
+
+
+def token_usable(record: TokenRecord, path: str, now: float) -> bool:
+    """Live (not revoked, not expired) and allowed on ``path``."""
+    expired = record.expires_at is not None and record.expires_at <= now
+    return record.revoked_at is None and not expired and path_allowed(path, record.paths)
+
+
+def _until(identity: Identity, verified_until: float | None) -> float:
+    """The earliest of the verified cookie's and the app session's ends."""
+    ends = [t for t in (verified_until, identity.expires_at) if t is not None]
+    return min(ends) if ends else _NEVER
