@@ -48,7 +48,7 @@ def db() -> None:
 
 @db.command("create")
 @click.pass_obj
-def db_create(obj: dict) -> None:
+def db_create(obj: dict[str, str]) -> None:
     """Create the schema (the same as `db upgrade` to the newest revision)."""
     _store(obj["url"], create_schema=False).create_schema()
     click.echo("schema ready")
@@ -57,7 +57,7 @@ def db_create(obj: dict) -> None:
 @db.command("upgrade")
 @click.argument("revision", default="head")
 @click.pass_obj
-def db_upgrade(obj: dict, revision: str) -> None:
+def db_upgrade(obj: dict[str, str], revision: str) -> None:
     """Create the schema or upgrade it to REVISION (default: the newest).
 
     Safe to run while instances are serving, and from several at once.
@@ -74,7 +74,7 @@ def db_upgrade(obj: dict, revision: str) -> None:
 @main.command()
 @click.argument("user")
 @click.pass_obj
-def status(obj: dict, user: str) -> None:
+def status(obj: dict[str, str], user: str) -> None:
     """Show a user's 2FA state."""
     state = _store(obj["url"]).user_state(user)
     click.echo(f"user: {user}")
@@ -88,7 +88,7 @@ def status(obj: dict, user: str) -> None:
 @click.argument("user")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def reset(obj: dict, user: str, yes: bool) -> None:
+def reset(obj: dict[str, str], user: str, yes: bool) -> None:
     """Turn a user's 2FA off (for a user who lost both phone and recovery codes)."""
     if not yes:
         click.confirm(f"Turn off two-factor authentication for {user}?", abort=True)
@@ -104,7 +104,7 @@ def reset(obj: dict, user: str, yes: bool) -> None:
 @click.option("--user", help="Only this user's events.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.pass_obj
-def log_(obj: dict, user: str | None, limit: int) -> None:
+def log_(obj: dict[str, str], user: str | None, limit: int) -> None:
     """Print the security log, newest first."""
     for event in _store(obj["url"]).events(user, limit):
         click.echo(

@@ -36,7 +36,7 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option("--forward-auth", is_flag=True, help="Serve the forward-auth endpoint (nginx auth_request, Traefik) instead of proxying.")
 @click.pass_obj
 def proxy(
-    obj: dict | None, upstream: str, listen: str, whoami_path: str, session_cookie: str, login_path: str,
+    obj: dict[str, str] | None, upstream: str, listen: str, whoami_path: str, session_cookie: str, login_path: str,
     issuer: str, exempt_paths: tuple[str, ...], cookie_secure: bool, forward_auth: bool,
 ) -> None:
     """Put two-factor authentication in front of an app that is not Python.

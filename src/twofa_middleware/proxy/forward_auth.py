@@ -75,7 +75,9 @@ class ForwardAuth:
     def _under_mount(self, path: str) -> bool:
         return path == self.mount or path.startswith(self.mount + "/")
 
-    def _guarded(self, environ: dict[str, Any], start_response: Callable[..., Any], app: Any) -> Iterable[bytes]:
+    def _guarded(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], app: TwoFactorMiddleware
+    ) -> Iterable[bytes]:
         try:
             return app(environ, start_response)
         except UpstreamUnavailable as exc:

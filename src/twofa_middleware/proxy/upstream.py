@@ -84,8 +84,10 @@ def upstream_identify(
         # The session cookie as the upstream gets it: the first of its name, and
         # only if canonical_cookie_header passed it on.
         value = read_cookie(environ, session_cookie)
-        has_session = bool(value) and _cookie_ok(session_cookie, value)
-        identity = Identity(user, hashlib.sha256(value.encode("utf-8")).hexdigest() if has_session else "")
+        session_key = ""
+        if value and _cookie_ok(session_cookie, value):
+            session_key = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        identity = Identity(user, session_key)
         cache.set(header, identity)
         return identity
 
