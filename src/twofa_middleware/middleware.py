@@ -13,7 +13,7 @@ from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
 from .decisions import Decisions
 from .errors import InvalidToken, StoreUnavailable
-from .identity import CheckPasswordFunc, Identity, IdentifyFunc, NotifyFunc, TwoFactorInfo
+from .identity import CheckPasswordFunc, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
 from .service import TwoFactorService
 from .store.base import Store, TokenRecord, UserState
 from .web.app import TwoFactorWeb

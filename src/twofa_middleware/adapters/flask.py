@@ -17,7 +17,7 @@ from itsdangerous import BadSignature
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
-from ..identity import Identity, IdentifyFunc
+from ..identity import IdentifyFunc, Identity
 
 # Longer session cookies are decoded each time rather than kept: nobody can
 # make the cache hold much memory.

@@ -118,7 +118,7 @@ def upstream_check_password(
     *,
     login_path: str,
     username_field: str = "username",
-    password_field: str = "password",
+    password_field: str = "password",  # noqa: S107 - the form field's name, not a password
     timeout: float = 10.0,
 ) -> CheckPasswordFunc:
     """A password checked by POSTing ``{username_field: user, password_field: password}``

@@ -204,7 +204,7 @@ class SQLAlchemyStore:
         else:
             session.execute(insert(TwoFactorUser).values(values))
         row = session.get(TwoFactorUser, user_id, with_for_update=lock)
-        assert row is not None
+        assert row is not None  # noqa: S101 - for the type checker: inserted just above if missing
         return row
 
     # -- state ---------------------------------------------------------------
