@@ -1,22 +1,24 @@
 # The two commands: `make demo` and `make test`. Everything else is set up by them.
+# `make lint` runs the checks CI runs before the tests (ruff, mypy --strict).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export TWOFA_DATABASE_URL ?= sqlite:///twofa.db
 
-.PHONY: demo test test-fast bench screenshots clean
+.PHONY: demo test test-fast lint bench screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[examples,postgres]'
+# Every install is held to the exact versions in constraints.txt.
+$(VENV)/.installed-demo: pyproject.toml constraints.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[examples,postgres]'
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[examples,postgres,test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[examples,postgres,test,lint]'
 	touch $@ $(VENV)/.installed-demo
 
 demo: $(VENV)/.installed-demo
@@ -24,6 +26,11 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint findings fail: ruff over the whole tree, mypy --strict over src/ (both configured in pyproject.toml).
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The middleware's cost against the bare app, as one table (also written to bench/results/).
 # QUICK=1 for a smoke run of under a minute; wrk is used when installed (apt-get install wrk).
@@ -35,4 +42,4 @@ screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.browser.screenshots docs
 
 clean:
-	rm -rf $(VENV) *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info src/*.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
     info = table.machine()
-    title = f"twofa-middleware benchmark{' (QUICK)' if plan.quick else ''}, {time.strftime('%Y-%m-%d', time.gmtime(started))}"
+    day = time.strftime("%Y-%m-%d", time.gmtime(started))
+    title = f"twofa-middleware benchmark{' (QUICK)' if plan.quick else ''}, {day}"
     print(table.render(info, rows, title))
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started))
     path = args.json or RESULTS / f"bench-{stamp}{'-quick' if plan.quick else ''}.json"

@@ -16,7 +16,9 @@ def _write(data: bytes) -> None:
     pass
 
 
-def call(app: Callable[..., Any], environ: dict[str, Any], start_response: Callable[..., Any] = _start_response) -> None:
+def call(
+    app: Callable[..., Any], environ: dict[str, Any], start_response: Callable[..., Any] = _start_response
+) -> None:
     body = app(dict(environ), start_response)
     try:
         for _ in body:

@@ -43,7 +43,7 @@ def _wrk(wrk: str, url: str, seconds: float, headers: dict[str, str]) -> dict[st
     args = [wrk, "-t1", "-c4", f"-d{max(1, round(seconds))}s", "--latency"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
-    out = subprocess.run(args + [url], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     if re.search(r"Non-2xx or 3xx responses", out):
@@ -52,7 +52,7 @@ def _wrk(wrk: str, url: str, seconds: float, headers: dict[str, str]) -> dict[st
 
 
 def _wrk_ms(out: str, label: str) -> float:
-    value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
+    value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 

@@ -104,10 +104,10 @@ def through_gunicorn(plan: Plan, directory: Path) -> list[Row]:
                 order = [("bare", bare_url), ("wrapped", wrapped_url)]
                 for name, url in order if i % 2 == 0 else reversed(order):
                     results[name].append(load.run(url, plan.http_seconds, headers))
-            ratios = [w["rps"] / b["rps"] for b, w in zip(results["bare"], results["wrapped"])]
+            ratios = [w["rps"] / b["rps"] for b, w in zip(results["bare"], results["wrapped"], strict=True)]
 
             def med(name: str, field: str) -> float:
-                return statistics.median(r[field] for r in results[name])
+                return statistics.median(r[field] for r in results[name])  # noqa: B023 - used in this iteration only
 
             label = _label(key)
             rows.append(_row("gunicorn", label, "req/s", med("bare", "rps"), med("wrapped", "rps"),
@@ -264,8 +264,14 @@ def memory(plan: Plan) -> list[Row]:
     session_name, verified_name = app.config["SESSION_COOKIE_NAME"], cookies.verified_name
     for i in range(plan.memory_cookies):
         # Realistic lengths: a Flask session cookie and a verified cookie as this run signs them.
-        session = f"eyJsb2dpbl9ub25jZSI6Im5vbmNlLTAwMDAwMDUtYmVuY2giLCJ1c2VyX2lkIjoi{i:012d}.aQk8Yw.Xg5d0bR7kq2xW1-Jt8mZx0pQnA"
-        verified = f"WyJ1c2VyMDAwMDAwNSIsImYzZjU2YjBhZDk4YjQ3NDk5YzE2ZmI0MDk1YjQ5NzJkIiwxXQ.{i:012d}.9vQyH2cA0pL3xR8sN1mKbT7dWfE"
+        session = (
+            f"eyJsb2dpbl9ub25jZSI6Im5vbmNlLTAwMDAwMDUtYmVuY2giLCJ1c2VyX2lkIjoi{i:012d}"
+            ".aQk8Yw.Xg5d0bR7kq2xW1-Jt8mZx0pQnA"
+        )
+        verified = (
+            f"WyJ1c2VyMDAwMDAwNSIsImYzZjU2YjBhZDk4YjQ3NDk5YzE2ZmI0MDk1YjQ5NzJkIiwxXQ.{i:012d}"
+            ".9vQyH2cA0pL3xR8sN1mKbT7dWfE"
+        )
         header = f"_ga=GA1.1.123456789.1700000000; theme=dark; {session_name}={session}; {verified_name}={verified}"
         uid = apps.user_id(i)
         identity = Identity(uid, apps.nonce(i), now + 86400)
@@ -307,7 +313,7 @@ def forward_auth(plan: Plan, directory: Path) -> list[Row]:
             for name, url in order if i % 2 == 0 else reversed(order):
                 results[name].append(load.run(url, plan.http_seconds, headers))
     store.dispose()
-    ratios = [g["rps"] / d["rps"] for d, g in zip(results["direct"], results["guarded"])]
+    ratios = [g["rps"] / d["rps"] for d, g in zip(results["direct"], results["guarded"], strict=True)]
 
     def med(name: str, field: str) -> float:
         return statistics.median(r[field] for r in results[name])

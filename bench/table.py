@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -97,7 +96,7 @@ def machine() -> dict[str, str]:
     wrk = wrk_path()
     wrk_version = ""
     if wrk:
-        out = subprocess.run([wrk, "-v"], capture_output=True, text=True)
+        out = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
         wrk_version = (out.stdout or out.stderr).split("[")[0].strip()
     return {
         "cpu": model,
@@ -123,7 +122,7 @@ def render(info: dict[str, str], rows: list[Row], title: str) -> str:
     cells = [list(COLUMNS)] + [r.cells() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
     for i, line in enumerate(cells):
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |")
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
         if i == 0:
             lines.append("| " + " | ".join("-" * w for w in widths) + " |")
     lines.append("")

@@ -365,7 +365,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         secret_key=app.config["SECRET_KEY"],
         store=SQLAlchemyStore(app.config["TWOFA_DATABASE_URL"]),
         identify=session_identify(app, user_key="user_id", nonce_key="login_nonce"),
-        check_password=lambda user_id, password: users.check_password(user_id, password),
+        check_password=users.check_password,
         issuer=app.config["TWOFA_ISSUER"],
         cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
         exempt_paths=("/logout", "/static/", "/api/logout"),

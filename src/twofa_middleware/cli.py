@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -17,7 +17,7 @@ from .store import SQLAlchemyStore
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _store(url: str, *, create_schema: bool = True) -> SQLAlchemyStore:
@@ -49,7 +49,7 @@ def db() -> None:
 
 @db.command("create")
 @click.pass_obj
-def db_create(obj: dict) -> None:
+def db_create(obj: dict[str, str]) -> None:
     """Create the schema (the same as `db upgrade` to the newest revision)."""
     _store(obj["url"], create_schema=False).create_schema()
     click.echo("schema ready")
@@ -58,7 +58,7 @@ def db_create(obj: dict) -> None:
 @db.command("upgrade")
 @click.argument("revision", default="head")
 @click.pass_obj
-def db_upgrade(obj: dict, revision: str) -> None:
+def db_upgrade(obj: dict[str, str], revision: str) -> None:
     """Create the schema or upgrade it to REVISION (default: the newest).
 
     Safe to run while instances are serving, and from several at once.
@@ -75,7 +75,7 @@ def db_upgrade(obj: dict, revision: str) -> None:
 @main.command()
 @click.argument("user", type=USER)
 @click.pass_obj
-def status(obj: dict, user: str) -> None:
+def status(obj: dict[str, str], user: str) -> None:
     """Show a user's 2FA state."""
     state = _store(obj["url"]).user_state(user)
     click.echo(f"user: {user}")
@@ -89,7 +89,7 @@ def status(obj: dict, user: str) -> None:
 @click.argument("user", type=USER)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def reset(obj: dict, user: str, yes: bool) -> None:
+def reset(obj: dict[str, str], user: str, yes: bool) -> None:
     """Turn a user's 2FA off (for a user who lost both phone and recovery codes)."""
     if not yes:
         click.confirm(f"Turn off two-factor authentication for {user}?", abort=True)
@@ -105,7 +105,7 @@ def reset(obj: dict, user: str, yes: bool) -> None:
 @click.option("--user", type=USER, help="Only this user's events.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.pass_obj
-def log_(obj: dict, user: str | None, limit: int) -> None:
+def log_(obj: dict[str, str], user: str | None, limit: int) -> None:
     """Print the security log, newest first."""
     for event in _store(obj["url"]).events(user, limit):
         click.echo(

@@ -10,7 +10,7 @@ from .errors import InvalidRequest
 from .inputs import text
 
 
-class UserId(click.ParamType):
+class UserId(click.ParamType[str]):
     """A user id as the app names it: clean text of at most 255 characters (the column's size).
 
     A command line mis-decoded into lone surrogates, or a name with control

@@ -26,17 +26,20 @@ def _listen(value: str) -> tuple[str, int]:
 @click.command("proxy")
 @click.option("--upstream", required=True, help="Base URL of the app, e.g. http://127.0.0.1:3000.")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to serve on.")
-@click.option("--whoami-path", required=True, help="The app's who-am-I endpoint: 200 JSON {\"user\": NAME} when signed in.")
-@click.option("--session-cookie", required=True, help="Name of the app's session cookie (its value must change at sign-in).")
+@click.option("--whoami-path", required=True,
+              help="The app's who-am-I endpoint: 200 JSON {\"user\": NAME} when signed in.")
+@click.option("--session-cookie", required=True,
+              help="Name of the app's session cookie (its value must change at sign-in).")
 @click.option("--login-path", required=True, help="The app's JSON login endpoint, used to re-confirm passwords.")
 @click.option("--issuer", default="twofa-middleware", show_default=True, help="Name shown in authenticator apps.")
 @click.option("--exempt", "exempt_paths", multiple=True, metavar="PATH",
               help="A path (or, ending in '/', a folder) reachable without the second factor; repeatable.")
 @click.option("--cookie-secure", is_flag=True, help="Mark the 2FA cookies Secure: behind a TLS-terminating proxy.")
-@click.option("--forward-auth", is_flag=True, help="Serve the forward-auth endpoint (nginx auth_request, Traefik) instead of proxying.")
+@click.option("--forward-auth", is_flag=True,
+              help="Serve the forward-auth endpoint (nginx auth_request, Traefik) instead of proxying.")
 @click.pass_obj
 def proxy(
-    obj: dict | None, upstream: str, listen: str, whoami_path: str, session_cookie: str, login_path: str,
+    obj: dict[str, str] | None, upstream: str, listen: str, whoami_path: str, session_cookie: str, login_path: str,
     issuer: str, exempt_paths: tuple[str, ...], cookie_secure: bool, forward_auth: bool,
 ) -> None:
     """Put two-factor authentication in front of an app that is not Python.

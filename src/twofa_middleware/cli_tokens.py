@@ -50,7 +50,7 @@ def tokens() -> None:
 @click.option("--expires-days", default=30, show_default=True, type=int, help="Days until it expires.")
 @click.option("--path", "paths", multiple=True, metavar="PREFIX", help="Limit to this path prefix (repeatable).")
 @click.pass_obj
-def create(obj: dict, user: str, name: str, expires_days: int, paths: tuple[str, ...]) -> None:
+def create(obj: dict[str, str], user: str, name: str, expires_days: int, paths: tuple[str, ...]) -> None:
     """Create a token for USER. The token is printed alone on the last line, and only now."""
     from .cli import _when
 
@@ -68,7 +68,7 @@ def create(obj: dict, user: str, name: str, expires_days: int, paths: tuple[str,
 @tokens.command("list")
 @click.argument("user", type=USER)
 @click.pass_obj
-def list_(obj: dict, user: str) -> None:
+def list_(obj: dict[str, str], user: str) -> None:
     """List USER's live tokens (never the tokens themselves)."""
     from .cli import _when
 
@@ -88,7 +88,7 @@ def list_(obj: dict, user: str) -> None:
 @tokens.command("revoke")
 @click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
 @click.pass_obj
-def revoke(obj: dict, token_id: int) -> None:
+def revoke(obj: dict[str, str], token_id: int) -> None:
     """Revoke token ID at once (other running instances drop it within their cache time)."""
     with _service(obj["url"]) as service:
         record = service.revoke_token(token_id, None)

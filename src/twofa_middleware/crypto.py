@@ -12,12 +12,14 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SecretKey = str | bytes
+_T = TypeVar("_T")
 
 
 def _as_bytes(key: SecretKey) -> bytes:
@@ -32,15 +34,15 @@ def derive_key(secret_key: SecretKey, purpose: str) -> bytes:
     ).derive(_as_bytes(secret_key))
 
 
-class Secret:
+class Secret(Generic[_T]):
     """Hides its value from repr and str, so a key never lands in a traceback or log."""
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: object) -> None:
+    def __init__(self, value: _T) -> None:
         self._value = value
 
-    def reveal(self) -> object:
+    def reveal(self) -> _T:
         return self._value
 
     def __repr__(self) -> str:
@@ -69,7 +71,7 @@ class KeyRing:
 
     @property
     def keys(self) -> tuple[bytes, ...]:
-        return self._keys.reveal()  # type: ignore[return-value]
+        return self._keys.reveal()
 
     def signing_keys(self) -> list[bytes]:
         """For itsdangerous, which signs with the *last* key of its list."""

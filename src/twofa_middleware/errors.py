@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store.base import AttemptResult
+
 
 class TwoFactorError(Exception):
-    """Base class. ``code`` is the stable, machine-readable name of the error."""
+    """Base class. ``code`` is the stable, machine-readable name of the error.
+
+    ``attempt`` is set by the store on a refused code: what the attempt did to
+    the user's failure count.
+    """
 
     code = "two_factor_error"
     status = 400
     message = "The request could not be completed."
+    attempt: AttemptResult | None = None
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)

@@ -13,10 +13,10 @@ from werkzeug.wrappers import Response
 from .config import Settings
 from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
-from .decisions import Decisions
 from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide
+from .decisions import Decisions
 from .errors import InvalidToken, StoreUnavailable
-from .identity import CheckPasswordFunc, Identity, IdentifyFunc, NotifyFunc, TwoFactorInfo
+from .identity import CheckPasswordFunc, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
 from .service import TwoFactorService
 from .store.base import Store
 from .web.app import TwoFactorWeb
@@ -139,7 +139,7 @@ class TwoFactorMiddleware:
 
     # -- the facts of a request, gathered once --------------------------------------
 
-    def facts(self, environ: dict[str, Any], path: str, identity: Identity | None | object = _ASK) -> Facts:
+    def facts(self, environ: dict[str, Any], path: str, identity: Identity | object | None = _ASK) -> Facts:
         """What :func:`decide` needs to know of this request. ``identity`` is the
         signed-in user when the caller knows it already (an in-app guard), else
         ``identify`` is asked."""

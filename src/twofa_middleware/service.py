@@ -32,7 +32,7 @@ from .errors import (
     WrongPassword,
 )
 from .identity import CheckPasswordFunc, NotifyFunc
-from .store.base import Store, TokenRecord, UserState
+from .store.base import LockedUser, Store, TokenRecord, UserState
 
 log = logging.getLogger("twofa_middleware")
 
@@ -179,7 +179,7 @@ class TwoFactorService:
         now = self.clock()
         accepted: list[tuple[str, int]] = []
 
-        def check(row) -> int:  # type: ignore[no-untyped-def]
+        def check(row: LockedUser) -> int:
             step = totp.verify(self.keyring.decrypt(row.secret), code, now, -1, self.settings)
             accepted.append((row.secret, step))
             return step
@@ -218,7 +218,7 @@ class TwoFactorService:
             code = totp.parse_code(raw_code, self.settings)
             method = "totp"
 
-            def check(row) -> int:  # type: ignore[no-untyped-def]
+            def check(row: LockedUser) -> int:
                 return totp.verify(self.keyring.decrypt(row.secret), code, now, row.last_step, self.settings)
 
         else:
@@ -230,7 +230,7 @@ class TwoFactorService:
             method = "recovery"
             hashes = self.keyring.macs("twofa.recovery", f"{user_id}\0{bare}")
 
-            def check(row) -> int:  # type: ignore[no-untyped-def]
+            def check(row: LockedUser) -> int:
                 if row.consume_recovery_code(hashes, now):
                     return row.last_step
                 raise InvalidCode("That recovery code is not valid or has already been used.")
@@ -245,7 +245,7 @@ class TwoFactorService:
             if isinstance(exc, NotEnabled):
                 raise
             self._event(user_id, "verify_failed", f"{method}: {exc.code}", ip)
-            attempt = getattr(exc, "attempt", None)
+            attempt = exc.attempt
             if attempt is not None and attempt.locked_until is not None:
                 self._event(user_id, "lockout", f"after {attempt.failures} failures", ip)
             raise

@@ -16,7 +16,7 @@ def lock_seconds(failures: int, settings: Settings) -> int:
     if failures < settings.lockout_threshold:
         return 0
     exponent = min(failures - settings.lockout_threshold, 32)
-    return min(settings.lockout_base_seconds * 2**exponent, settings.lockout_max_seconds)
+    return min(settings.lockout_base_seconds * (1 << exponent), settings.lockout_max_seconds)
 
 
 def retry_after(locked_until: float | None, now: float) -> int:

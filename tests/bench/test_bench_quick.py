@@ -44,7 +44,7 @@ def test_quick_bench_prints_one_table_with_every_section(tmp_path):
     rows = [_cells(line) for line in lines[2:]]
     assert {row[0] for row in rows} == set(SECTIONS)
     assert all(len(row) == len(COLUMNS) for row in rows)
-    assert re.search(r"^Machine: .+, \d+ cores; Python 3\.\d+", result.stdout, re.M)
+    assert re.search(r"^Machine: .+, \d+ cores; Python 3\.\d+", result.stdout, re.MULTILINE)
 
     by_section: dict[str, list[list[str]]] = {}
     for row in rows:

@@ -44,7 +44,7 @@ def downloaded_codes(page: Page, tmp_path: Path) -> tuple[str, list[str]]:
     target = tmp_path / download.suggested_filename
     download.save_as(target)
     text = target.read_text(encoding="utf-8")
-    return download.suggested_filename, re.findall(r"^([a-z0-9]{5}-[a-z0-9]{5})$", text, re.M)
+    return download.suggested_filename, re.findall(r"^([a-z0-9]{5}-[a-z0-9]{5})$", text, re.MULTILINE)
 
 
 # -- 1. create an account, sign out, sign in ---------------------------------------------
@@ -183,7 +183,7 @@ def test_sign_in_asks_for_a_code_refuses_replays_and_returns_to_next(page: Page)
 
 def test_a_recovery_code_signs_in_once(page: Page) -> None:
     register(page, "alice", PASSWORD)
-    app, codes = enroll(page, PASSWORD)
+    _, codes = enroll(page, PASSWORD)
     sign_out(page)
 
     sign_in(page, "alice", PASSWORD)

@@ -6,6 +6,7 @@ against the shipped OpenAPI document, so each API test also tests the document.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from importlib import resources
@@ -125,14 +126,9 @@ class OpenApi:
         return f"{_DOC_URI}#/paths/{escaped}/{method.lower()}/responses/{status}/content/application~1json/schema"
 
 
-_OPENAPI: OpenApi | None = None
-
-
+@functools.cache
 def openapi() -> OpenApi:
-    global _OPENAPI
-    if _OPENAPI is None:
-        _OPENAPI = OpenApi(openapi_document())
-    return _OPENAPI
+    return OpenApi(openapi_document())
 
 
 # -- a client -----------------------------------------------------------------------
@@ -150,7 +146,7 @@ class ApiClient:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = self.http.request(method, self.base_url + path, allow_redirects=False, timeout=10, **kwargs)
         if self.validate and path.startswith(API + "/") and method != "HEAD":
-            openapi().validate(response, path[len(API):].split("?")[0], method)
+            openapi().validate(response, path[len(API):].split("?", maxsplit=1)[0], method)
         return response
 
     def api(self, method: str, path: str, json_body: Any = None, **kwargs: Any) -> requests.Response:

@@ -173,7 +173,7 @@ OWING_FACTOR_CLOSED = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), OWING_FACTOR_CLOSED)
+@pytest.mark.parametrize("method, path, body", OWING_FACTOR_CLOSED)
 def test_a_session_owing_the_second_factor_gets_only_status_and_verify(enabled, method, path, body):
     c, _, _ = enabled
     r = c.api(method, path, body)
@@ -183,7 +183,7 @@ def test_a_session_owing_the_second_factor_gets_only_status_and_verify(enabled, 
     assert c.get("/status").status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path", "body"), OWING_FACTOR_CLOSED + [
+@pytest.mark.parametrize("method, path, body", [*OWING_FACTOR_CLOSED,
     pytest.param("GET", "/status", None, id="status"),
     pytest.param("POST", "/verify", {"code": "123456"}, id="verify"),
 ])
@@ -298,7 +298,7 @@ def _check(r, expected: int | None, case: str) -> None:
         assert r.status_code == expected, f"{case}: {r.status_code} {r.text[:200]}"
 
 
-@pytest.mark.parametrize(("path", "valid", "state"), POST_ENDPOINTS)
+@pytest.mark.parametrize("path, valid, state", POST_ENDPOINTS)
 def test_malformed_bodies_are_refused_and_change_nothing(live_app, clock, path, valid, state):
     c = _prepare(live_app, clock, state)
     before = _snapshot(live_app, c)

@@ -17,7 +17,7 @@ import pyotp
 import pytest
 import requests
 
-from tests.conftest import alert_of, csrf_of, manual_key_of, recovery_codes_of
+from tests.conftest import alert_of, manual_key_of, recovery_codes_of
 
 PASSWORD = "correct horse battery staple"
 
@@ -48,7 +48,7 @@ def href_of(page: str, text: str) -> str:
 
 def form_fields(page: str, action: str | None = None) -> dict[str, str]:
     """The hidden fields of the form (posting to ``action``, when given)."""
-    forms = re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page, re.S)
+    forms = re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page, re.DOTALL)
     for form_action, body in forms:
         if action is None or html.unescape(form_action) == action:
             return {
@@ -214,7 +214,7 @@ def test_setup_asks_password_then_shows_qr_key_and_code_field(live_app):
 
     # The code field is labelled and tells phones to offer the code.
     assert '<label for="code">Authentication code</label>' in page
-    field = re.search(r'<input id="code"[^>]*>', page, re.S).group(0)
+    field = re.search(r'<input id="code"[^>]*>', page, re.DOTALL).group(0)
     assert 'autocomplete="one-time-code"' in field
     assert 'inputmode="numeric"' in field
     assert ">Next</button>" in page
@@ -407,7 +407,7 @@ def test_view_recovery_codes_after_password_marks_used_code(live_app):
 
 
 def test_generate_new_codes_after_confirmation_and_old_ones_stop_at_once(live_app):
-    s, key, old = enrolled_user(live_app)
+    s, _, old = enrolled_user(live_app)
     # Still within the password confirmation of the setup: straight to the codes.
     view = s.get(live_app.url + "/_2fa/recovery-codes?next=/settings")
     assert recovery_codes_of(view.text) == old

@@ -56,9 +56,12 @@ def test_pyramid_user_enrolls_and_is_asked_for_a_code_at_the_next_sign_in(pyrami
     s.post(pyramid_url + "/logout")
     r = s.post(pyramid_url + "/login", data={"username": "pat", "password": "pat-password-1", "next": "/settings"})
     assert r.url.startswith(pyramid_url + "/_2fa/verify")
-    wrong = s.post(r.url, data={"csrf_token": csrf_of(r.text), "code": "000000" if totp.now() != "000000" else "111111", "next": "/settings"})
+    wrong_code = "000000" if totp.now() != "000000" else "111111"
+    wrong = s.post(r.url, data={"csrf_token": csrf_of(r.text), "code": wrong_code, "next": "/settings"})
     assert wrong.status_code == 400 and "not valid" in alert_of(wrong.text)
     next_code = totp.at(time.time() + 30)
-    r = s.post(pyramid_url + "/_2fa/verify", data={"csrf_token": csrf_of(r.text), "code": next_code, "next": "/settings"})
+    r = s.post(
+        pyramid_url + "/_2fa/verify", data={"csrf_token": csrf_of(r.text), "code": next_code, "next": "/settings"}
+    )
     assert r.url == pyramid_url + "/settings"
     assert "Two-factor authentication is enabled." in r.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import time
 from pathlib import Path
 
@@ -12,9 +11,6 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.test import Client
 
-from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
-from twofa_middleware.cookies import session_hash
-from twofa_middleware.store.models import TwoFactorUser
 from tests.conftest import SECRET_KEY, alert_of, csrf_of, manual_key_of, recovery_codes_of
 from tests.integration.test_flows import (
     PASSWORD,
@@ -32,6 +28,9 @@ from tests.integration.test_flows import (
     verify,
     wrong_code,
 )
+from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
+from twofa_middleware.cookies import session_hash
+from twofa_middleware.store.models import TwoFactorUser
 
 CSRF_MESSAGE = "The form has expired or did not come from this site. Reload the page and try again."
 
@@ -296,7 +295,7 @@ def test_verified_cookie_of_an_earlier_sign_in_is_challenged(live_app):
 
 
 def test_verified_cookie_stops_working_when_2fa_is_set_up_again(live_app):
-    s, _, codes = enrolled_user(live_app)
+    s, _, _ = enrolled_user(live_app)
     before = jar_cookie(s, "twofa_verified").value
     confirm = s.get(live_app.url + "/_2fa/disable")
     s.post(live_app.url + form_action(confirm.text), data=form_fields(confirm.text))

@@ -6,6 +6,7 @@ network boundary (open connections die, new ones are refused), not a mock.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -56,10 +57,8 @@ class Forwarder:
 
     @staticmethod
     def _close(s: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
     def _accept(self, listener: socket.socket) -> None:

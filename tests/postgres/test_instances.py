@@ -111,7 +111,7 @@ def instances(pg_url: str, tmp_path: Path) -> Iterator[Instances]:
             process, url = start_gunicorn(env)
             processes.append(process)
             urls.append(url)
-        for process, url in zip(processes, urls):
+        for process, url in zip(processes, urls, strict=True):
             wait_ready(process, url)
         service = TwoFactorService(Settings(), KeyRing(SECRET_KEY), store, lambda u, p: p == PASSWORD)
         yield Instances(urls, service, users)

@@ -29,14 +29,14 @@ def test_data_under_old_key_is_read_with_new_and_old_keys():
 
 def test_data_under_old_key_is_not_read_once_old_key_is_dropped():
     token = KeyRing(OLD).encrypt("secret")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not encrypted with any of the configured keys"):
         KeyRing([NEW]).decrypt(token)
 
 
 def test_new_data_is_written_under_newest_key():
     token = KeyRing([NEW, OLD]).encrypt("secret")
     assert KeyRing(NEW).decrypt(token) == "secret"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not encrypted with any of the configured keys"):
         KeyRing(OLD).decrypt(token)
 
 
@@ -50,7 +50,7 @@ def test_rotate_reencrypts_under_newest_key():
     "token", [pytest.param("not-a-token", id="garbage"), pytest.param("", id="empty")]
 )
 def test_decrypt_of_garbage_is_value_error(token):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not encrypted with any of the configured keys"):
         KeyRing(NEW).decrypt(token)
 
 
@@ -65,7 +65,7 @@ def test_decrypt_of_garbage_is_value_error(token):
     ],
 )
 def test_keys_too_short_or_missing_are_refused(keys):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"secret[ _]key"):
         KeyRing(keys)
 
 

@@ -16,10 +16,10 @@ OFF = UserState(enabled=False, epoch=2)
 
 
 def token(**fields: object) -> TokenRecord:
-    values: dict[str, object] = dict(
-        id=9, user_id="alice", name="ci", prefix="tfa_abc", paths=("/api",), created_at=NOW - 10,
-        expires_at=NOW + 10, last_used_at=None, revoked_at=None,
-    )
+    values: dict[str, object] = {
+        "id": 9, "user_id": "alice", "name": "ci", "prefix": "tfa_abc", "paths": ("/api",), "created_at": NOW - 10,
+        "expires_at": NOW + 10, "last_used_at": None, "revoked_at": None,
+    }
     values.update(fields)
     return TokenRecord(**values)  # type: ignore[arg-type]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.conftest import KEY, PASSWORD
 from twofa_middleware import totp
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
@@ -18,7 +19,6 @@ from twofa_middleware.errors import (
 )
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
-from tests.unit.conftest import KEY, PASSWORD
 
 SETTINGS = Settings()
 

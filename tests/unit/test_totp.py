@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_part
 from twofa_middleware import totp
 from twofa_middleware.config import Settings
 from twofa_middleware.errors import CodeReused, InvalidCode, InvalidRequest
-from tests.conftest import missing_part
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "rfc6238-vectors.json").read_text())["vectors"]
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

@@ -9,14 +9,15 @@ dictionary lookup instead of an HMAC check.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
-from ..identity import Identity, IdentifyFunc
+from ..identity import IdentifyFunc, Identity
 
 # Longer session cookies are decoded each time rather than kept: nobody can
 # make the cache hold much memory.
@@ -57,7 +58,8 @@ def session_identify(
 
 
 def _decode(app: Flask, value: str, user_key: str, nonce_key: str) -> Identity | None:
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    # Flask's default session: the signed cookie this adapter reads.
+    serializer = cast(SecureCookieSessionInterface, app.session_interface).get_signing_serializer(app)
     if serializer is None:
         return None
     max_age = int(app.permanent_session_lifetime.total_seconds())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..identity import Identity, IdentifyFunc
+from ..identity import IdentifyFunc, Identity
 
 
 def remote_user_identify(*, session_key_var: str = "HTTP_X_SESSION_ID") -> IdentifyFunc:

@@ -17,7 +17,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request, apply_request_extensions
 
 from ..cache import TTLCache
-from ..identity import Identity, IdentifyFunc
+from ..identity import IdentifyFunc, Identity
 
 MAX_CACHED_HEADERS = 4096
 

@@ -71,7 +71,9 @@ class ForwardAuth:
     def _under_mount(self, path: str) -> bool:
         return path == self.mount or path.startswith(self.mount + "/")
 
-    def _guarded(self, environ: dict[str, Any], start_response: Callable[..., Any], app: Any) -> Iterable[bytes]:
+    def _guarded(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], app: TwoFactorMiddleware
+    ) -> Iterable[bytes]:
         try:
             return app(environ, start_response)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
@@ -108,7 +110,8 @@ class ForwardAuth:
         try:
             decision = self.middleware.decision(judged, path)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
-            return _json(start_response, f"{exc.status} {_phrase(exc.status)}", {"error": exc.code, "message": exc.message})
+            payload = {"error": exc.code, "message": exc.message}
+            return _json(start_response, f"{exc.status} {_phrase(exc.status)}", payload)
         if isinstance(decision, Pass):
             user = decision.info.user_id
             return _status(start_response, "200 OK", [("X-Twofa-User", header_value(user))] if user else [])

@@ -16,6 +16,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidRequest, TwoFactorError
+from ..identity import TwoFactorInfo
 from ..web.http import wants_json
 from .parity import Ambiguous, check_segments, content_length, header_value
 
@@ -306,8 +307,8 @@ class ReverseProxy:
         ]
         if environ.get("CONTENT_TYPE"):
             raw.append(("Content-Type", environ["CONTENT_TYPE"]))
-        info = environ.get("twofa")
-        by_token = info is not None and getattr(info, "token_id", None) is not None
+        info: TwoFactorInfo | None = environ.get("twofa")
+        token_owner = info.user_id if info is not None and info.token_id is not None else None
         drop = self._dropped
         headers = [
             (n, v) for n, v in strip_hop_by_hop(raw)
@@ -321,8 +322,8 @@ class ReverseProxy:
         cookie = canonical_cookie_header(environ.get("HTTP_COOKIE"), self.strip_cookie_prefix)
         if cookie:
             headers.append(("Cookie", cookie))
-        if by_token and self.user_header:
-            headers.append((self.user_header, header_value(str(info.user_id))))
+        if token_owner is not None and self.user_header:
+            headers.append((self.user_header, header_value(token_owner)))
         prior, remote = environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR") or "unknown"
         headers.append(("X-Forwarded-For", f"{prior}, {remote}" if prior else remote))
         headers.append(("X-Forwarded-Proto", environ.get("wsgi.url_scheme", "http")))

@@ -91,8 +91,10 @@ def upstream_identify(
         # The session cookie as the upstream gets it: the first of its name, and
         # only if canonical_cookie_header passed it on.
         value = read_cookie(environ, session_cookie)
-        has_session = bool(value) and _cookie_ok(session_cookie, value)
-        identity = Identity(user, hashlib.sha256(value.encode("utf-8")).hexdigest() if has_session else "")
+        session_key = ""
+        if value and _cookie_ok(session_cookie, value):
+            session_key = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        identity = Identity(user, session_key)
         cache.set(header, identity)
         return identity
 
@@ -123,7 +125,7 @@ def upstream_check_password(
     *,
     login_path: str,
     username_field: str = "username",
-    password_field: str = "password",
+    password_field: str = "password",  # noqa: S107 - the form field's name, not a password
     timeout: float = 10.0,
 ) -> CheckPasswordFunc:
     """A password checked by POSTing ``{username_field: user, password_field: password}``

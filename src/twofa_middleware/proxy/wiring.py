@@ -39,7 +39,7 @@ def proxy_app(
     login_path: str,
     user_field: str = "user",
     username_field: str = "username",
-    password_field: str = "password",
+    password_field: str = "password",  # noqa: S107 - the form field's name, not a password
     timeout: float = 30,
     preserve_host: bool = False,
     user_header: str | None = "X-Twofa-User",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -18,12 +18,12 @@ class Timestamp(TypeDecorator[float]):
     def process_bind_param(self, value: float | None, dialect: object) -> datetime | None:
         if value is None:
             return None
-        return datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> float | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc).timestamp()
+        return value.replace(tzinfo=UTC).timestamp()
 
 
 class Base(DeclarativeBase):

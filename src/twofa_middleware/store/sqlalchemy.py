@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -98,12 +98,13 @@ class _LockedRow:
         )
         if code_id is None:
             return False
-        result = self._session.execute(
+        # An UPDATE's result is a CursorResult; Session.execute is typed as returning any Result.
+        result = cast("CursorResult[Any]", self._session.execute(
             update(RecoveryCode)
             .where(RecoveryCode.id == code_id, RecoveryCode.used_at.is_(None))
             .values(used_at=now)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        ))
+        return result.rowcount == 1
 
 
 def _token_record(row: AccessToken) -> TokenRecord:
@@ -207,7 +208,7 @@ class SQLAlchemyStore:
         else:
             session.execute(insert(TwoFactorUser).values(values))
         row = session.get(TwoFactorUser, user_id, with_for_update=lock)
-        assert row is not None
+        assert row is not None  # noqa: S101 - for the type checker: inserted just above if missing
         return row
 
     # -- state ---------------------------------------------------------------
@@ -319,7 +320,7 @@ class SQLAlchemyStore:
                 row.locked_until = None
             result = AttemptResult(failures=row.failures, locked_until=row.locked_until)
         if refused is not None:
-            refused.attempt = result  # type: ignore[union-attr]
+            refused.attempt = result
             raise refused
         return result
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -58,7 +58,7 @@ def iso(ts: float | None) -> str | None:
     """A timestamp as RFC 3339 UTC (``2026-01-31T12:00:00Z``), the API's one time format."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def token_json(record: TokenRecord) -> dict[str, Any]:

@@ -173,7 +173,7 @@ class TwoFactorWeb:
 
     def http_error(self, environ: dict[str, Any], exc: HTTPException) -> Response:
         if isinstance(exc, RequestRedirect):  # e.g. /_2fa -> /_2fa/
-            return exc.get_response(environ)  # type: ignore[return-value]
+            return exc.get_response(environ)
         status = exc.code or 500
         if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):
             name = (exc.name or "error").lower().replace(" ", "_")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ class Ctx:
     settings: Settings
     cookies: Cookies
     service: TwoFactorService
-    url_args: dict[str, Any] = field(default_factory=dict)  # from the URL rule, e.g. token_id
+    url_args: Mapping[str, Any] = field(default_factory=dict)  # from the URL rule, e.g. token_id
 
     @property
     def user_id(self) -> str:

@@ -7,7 +7,7 @@ form handling and the password re-confirmation are the other pages' own.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
@@ -24,7 +24,7 @@ DEFAULT_DAYS = 30
 def when(ts: float | None, empty: str = "Never") -> str:
     if ts is None:
         return empty
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class TokenPages(Pages):

@@ -110,8 +110,8 @@ class Pages:
         if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
         self.check_csrf(ctx)
-        if not ctx.sudo():
-            return self.need_sudo_for_page(ctx)  # type: ignore[return-value]
+        if (password_form := self.need_sudo_for_page(ctx)) is not None:
+            return password_form
         try:
             ctx.service.confirm_enrollment(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
         except TwoFactorError as exc:
@@ -134,8 +134,8 @@ class Pages:
             return self.need_sudo_for_page(ctx) or self._codes_page(ctx, mode="setup")
         self.check_csrf(ctx)
         if ctx.request.form.get("saved") != "on":
-            if not ctx.sudo():
-                return self.need_sudo_for_page(ctx)  # type: ignore[return-value]
+            if (password_form := self.need_sudo_for_page(ctx)) is not None:
+                return password_form
             return self._codes_page(ctx, mode="setup", error=NotSaved.message, status=NotSaved.status)
         return redirect(self.next_url(ctx))
 

@@ -9,6 +9,7 @@ instead, it connects to ``sqlalchemy.url`` or ``TWOFA_DATABASE_URL``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alembic import context
 from sqlalchemy import create_engine
@@ -21,8 +22,8 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _configure(**kwargs: object) -> None:
-    context.configure(target_metadata=target_metadata, compare_type=True, **kwargs)  # type: ignore[arg-type]
+def _configure(**kwargs: Any) -> None:  # forwarded to Alembic as they are
+    context.configure(target_metadata=target_metadata, compare_type=True, **kwargs)
 
 
 def _run(connection: Connection) -> None:
