@@ -53,6 +53,16 @@ def unique(name: str) -> str:
 # -- processes ----------------------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test run dies (Linux), so nothing outlives it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,7 +116,7 @@ def start_node(workdir: Path) -> tuple[subprocess.Popen[Any], int, Path]:
     with open(log, "wb") as err:
         proc = subprocess.Popen(
             [node, str(HERE / "upstream.js"), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=err, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=err, start_new_session=True, preexec_fn=_die_with_parent,
         )
     assert proc.stdout is not None
     deadline = time.monotonic() + 15
@@ -155,7 +165,7 @@ def start_gunicorn(workdir: Path, name: str, app: str, env: dict[str, str]) -> t
              "--bind", f"fd://{fd}", "--graceful-timeout", "2", "--timeout", "30",
              "--error-logfile", str(log), "--log-level", "info", app],
             cwd=str(ROOT), env=full_env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
     finally:
         listener.close()  # gunicorn holds its own copy
@@ -270,7 +280,7 @@ def start_nginx(workdir: Path, twofa_port: int, app_port: int) -> tuple[subproce
         with open(workdir / "nginx-stderr.log", "wb") as err:
             proc = subprocess.Popen(
                 [NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(log)],
-                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, preexec_fn=_die_with_parent,
             )
         try:
             wait_for_port(port, proc, "nginx", log)

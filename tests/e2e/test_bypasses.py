@@ -98,6 +98,22 @@ def test_ambiguous_paths_never_reach_the_app_for_an_unverified_user(stack, targe
     assert_refused(stack, r, before, target)
 
 
+DOT_SEGMENTS = ["/secret/..;/_2fa/", "/secret/..%5c_2fa/", "/secret/..\\_2fa/", "/secret/..;/logout",
+                "/secret/%2e%2e/x", "/secret%2f..%2fx"]
+
+
+@pytest.mark.parametrize("uri", DOT_SEGMENTS)
+def test_the_forward_auth_judge_refuses_paths_with_dot_segments(nginx_stack, uri):
+    """Asked directly, as nginx asks it: a URI whose path has ``.`` or ``..`` segments once
+    decoded (``..;``, ``\\`` as ``/`` too) is refused with 400, never resolved and judged."""
+    stack = nginx_stack
+    user = stack.enrolled(unique("judge"))
+    for headers in ([("Cookie", f"sid={user.sid}")], []):  # an unverified user, and nobody
+        r = get(stack.twofa_url, "/_twofa_auth", ("X-Original-URI", uri), ("X-Original-Method", "GET"), *headers)
+        assert r.status == 400, (uri, headers, r)
+        assert r.header("X-Twofa-User") is None and r.header("X-Twofa-Verify-Url") is None, r
+
+
 def test_exempt_paths_and_the_app_still_work_for_an_unverified_user(stack):
     user = stack.enrolled(unique("exempt"))
     cookie = ("Cookie", f"sid={user.sid}")
@@ -171,6 +187,28 @@ def test_a_verified_session_user_with_an_odd_name_gets_through(stack, name):
         assert_user_header(stack, echo, name)
     r = get(stack.url, "/secret", ("Cookie", user.cookie_header()))
     assert r.status == 200 and r.body == f"SECRET for {name}".encode(), r
+
+
+def test_a_clients_own_x_twofa_user_never_reaches_the_app(stack):
+    """The app trusts X-Twofa-User: a client's copy must be replaced or removed, for
+    anonymous visitors, signed-in users and token callers alike."""
+    victim = "admin"
+    spoof = ("X-Twofa-User", victim)
+    echo = get(stack.url, "/echo", spoof).json()
+    assert echo["x_twofa_user"] is None, echo
+    before = len(stack.node.targets())
+    r = get(stack.url, "/secret", spoof)
+    assert r.status == 401 and r.text == "sign in first", r  # the app's own answer to nobody
+    assert reached_app(stack, before) == [], r
+
+    user = stack.user(unique("spoof"))
+    echo = get(stack.url, "/echo", spoof, ("Cookie", f"sid={user.sid}")).json()
+    assert echo["session_user"] == user.name and echo["x_twofa_user"] in (None, user.name), echo
+    token = user.create_token()
+    echo = get(stack.url, "/echo", spoof, ("Authorization", f"Bearer {token}")).json()
+    assert echo["x_twofa_user"] == user.name, echo
+    names = [n.lower() for n, _ in echo["raw_headers"]]
+    assert names.count("x-twofa-user") == 1, echo["raw_headers"]
 
 
 # -- the way it should work ------------------------------------------------------------------
