@@ -197,14 +197,12 @@ def wait_for_http(port: int, proc: subprocess.Popen[Any], what: str, log: Path, 
 def readme_forward_auth_snippet(readme: Path = ROOT / "README.md") -> str:
     """The ```nginx block under "### Forward auth" in README.md, as printed."""
     text = readme.read_text()
-    start = text.find("### Forward auth")
+    start = text.find("\n### Forward auth")
     assert start >= 0, "README.md has no '### Forward auth' section"
-    section = text[start:]
-    end = re.search(r"\n#{1,3} ", section[4:])
-    if end:
-        section = section[: end.start() + 4]
-    match = re.search(r"```nginx\n(.*?)```", section, re.S)
-    assert match, "README.md's '### Forward auth' section has no ```nginx block"
+    match = re.compile(r"^```nginx\n(.*?)^```", re.S | re.M).search(text, start)
+    assert match, "README.md has no ```nginx block after '### Forward auth'"
+    between = text[text.index("\n", start + 1) : match.start()]
+    assert not re.search(r"(?m)^#{1,3} ", between), "the ```nginx block is not in the '### Forward auth' section"
     return match.group(1)
 
 
