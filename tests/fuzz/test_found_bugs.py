@@ -57,7 +57,10 @@ def test_a_token_refused_for_its_path_is_not_marked_used(flask_world: FlaskWorld
     w = flask_world
     w.reset()
     req = Req("GET", "/settings", headers=[("Authorization", f"Bearer {w.tokens['alice.api']}")])
-    checked(w.send, req, [w.db_path])
+    before = snapshot(w.db_path, excluded=False)["twofa_tokens"]
+    resp = checked(w.send, req, [w.db_path])
+    assert resp.status == 401
+    assert snapshot(w.db_path, excluded=False)["twofa_tokens"] == before, "a refused token was stamped as used"
 
 
 def test_a_failed_setup_post_stores_nothing(flask_world: FlaskWorld) -> None:
