@@ -112,9 +112,18 @@ class TwoFactorMiddleware:
                 return Pass(info)
         facts = self.facts(environ, path)
         decided = decide(facts, self.policy)
-        if isinstance(decided, Pass) and decided.remember_until is not None and cookie:
-            self._remember(cookie, facts, decided)
+        if isinstance(decided, Pass):
+            if facts.token is not None:
+                self.service.note_token_use(facts.token)
+            elif decided.remember_until is not None and cookie:
+                self._remember(cookie, facts, decided)
         return decided
+
+    def forget_cached(self) -> None:
+        """Drop every in-process cache (states, tokens, remembered passes), as a restart would."""
+        self.service.forget_cached()
+        if self.decisions is not None:
+            self.decisions.clear()
 
     def guard(self, environ: dict[str, Any], identity: Identity | None) -> Decision:
         """The decision for the user a framework resolved itself: for in-app guards.

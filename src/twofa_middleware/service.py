@@ -87,6 +87,7 @@ class TwoFactorService:
         # not become a flood of queries. A new token is 256 fresh random bits, so
         # it cannot be in here already; bounded, so the flood cannot grow memory.
         self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(settings.cache_seconds, maxsize=10_000)
+        self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000)  # stamped in the last minute
 
     # -- state -----------------------------------------------------------------
 
@@ -98,6 +99,11 @@ class TwoFactorService:
             state = self.store.user_state(user_id)
             self._states.set(user_id, state, since=generation)
         return state
+
+    def forget_cached(self) -> None:
+        """Drop every cached user state and token, as a restart would."""
+        for cache in (self._states, self._tokens, self._unknown_tokens, self._used_tokens):
+            cache.clear()
 
     def _changed(self, user_id: str) -> None:
         self._states.pop(user_id)
@@ -153,15 +159,24 @@ class TwoFactorService:
     def enrollment(self, user_id: str) -> Enrollment:
         """The pending secret for this user, made on first call and kept for a while,
         so reloading the page shows the same QR code."""
+        enrollment = self.pending_enrollment(user_id, start=True)
+        assert enrollment is not None  # noqa: S101 - start=True always makes one
+        return enrollment
+
+    def pending_enrollment(self, user_id: str, *, start: bool = False) -> Enrollment | None:
+        """The setup under way, None when there is none (unless ``start``): a refused
+        request stores nothing."""
         if self.state(user_id).enabled:
             raise AlreadyEnabled()
         now = self.clock()
         stored = self.store.pending_secret(user_id, now - self.settings.enrollment_seconds)
-        if stored is None:
+        if stored is not None:
+            secret = self.keyring.decrypt(stored)
+        elif start:
             secret = totp.new_secret()
             self.store.set_pending_secret(user_id, self.keyring.encrypt(secret), now)
         else:
-            secret = self.keyring.decrypt(stored)
+            return None
         uri = totp.provisioning_uri(secret, user_id, self.settings)
         qr = segno.make(uri, error="m")
         return Enrollment(
@@ -351,17 +366,25 @@ class TwoFactorService:
         if record is None:
             self._unknown_tokens.set(key, True)
             return None
-        if record.revoked_at is None and (record.last_used_at or 0) < now - 60:
-            self.store.touch_token(record.id, now)
         ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
         self._tokens.set(key, record, ttl, since=generation)
         return record
+
+    def note_token_use(self, record: TokenRecord) -> None:
+        """Stamp a token's last use, at most once a minute per process: only a use that
+        was let through counts (a refused one changes nothing stored)."""
+        now = self.clock()
+        if self._used_tokens.get(record.id) or (record.last_used_at or 0) >= now - 60:
+            return
+        self._used_tokens.set(record.id, True)
+        self.store.touch_token(record.id, now)
 
     def authenticate_token(self, token: str, path: str) -> TokenRecord:
         """The live token's record if it may be used on ``path``, else InvalidToken."""
         record = self.token_record(token)
         if record is None or not token_usable(record, path, self.clock()):
             raise InvalidToken()
+        self.note_token_use(record)
         return record
 
     def retry_after(self, user_id: str) -> int:

@@ -94,7 +94,9 @@ class FlaskWorld:
 
     def send(self, req: Req):  # noqa: ANN201
         self.reached.clear()
-        return send(self.app, req)
+        resp = send(self.app, req)
+        resp.reached_app = bool(self.reached)
+        return resp
 
     def pools(self) -> dict[str, list[str]]:
         """Cookie name -> values worth trying."""

@@ -99,6 +99,7 @@ class Resp:
     headers: list[tuple[str, str]]
     body: bytes
     error: str | None = None  # the traceback when the app raised instead of answering
+    reached_app: bool = False  # the middleware let it through: a 4xx is then the app's own answer
 
     @property
     def text(self) -> str:
@@ -166,14 +167,21 @@ def well_formed_token(n: int) -> str:
 # - twofa_users.failures and twofa_users.locked_until: the wrong-code counter
 #   and the lockout it leads to; a wrong code is a 400/409 *and* a counted failure.
 EXCLUDED_TABLES = frozenset({"twofa_security_log"})
-# - twofa_tokens.last_used_at: a refused token (outside its paths, expired) is stamped
-#   "used" too. That is a finding, pinned by test_found_bugs.py; left out here only so
-#   that this easy hit does not hide everything else the fuzzers could find. Put it back
-#   once fixed.
 EXCLUDED_COLUMNS = {
     "twofa_users": frozenset({"failures", "locked_until"}),
-    "twofa_tokens": frozenset({"last_used_at"}),
 }
+# - a twofa_users row with nothing in it: a wrong password is a counted failure,
+#   reserved under the user's row lock, and that lock needs the row. An empty row
+#   means exactly what no row means (2FA off, nothing pending).
+_EMPTY_USER = {"secret": None, "enabled_at": None, "pending_secret": None, "pending_since": None,
+               "last_step": 0, "epoch": 0}
+
+
+def _meaningful(table: str, row: tuple) -> bool:
+    if table != "twofa_users":
+        return True
+    values = dict(row)
+    return any(values.get(k) != v for k, v in _EMPTY_USER.items())
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -198,7 +206,9 @@ def snapshot(path: str, *, excluded: bool = True) -> dict[str, list[tuple]]:
             keep = [c for c in columns if not (excluded and c in EXCLUDED_COLUMNS.get(table, ()))]
             select = ", ".join(f'"{c}"' for c in keep)
             rows = conn.execute(f'SELECT {select} FROM "{table}"').fetchall()
-            out[table] = sorted(tuple(zip(keep, row)) for row in rows)  # type: ignore[misc]
+            out[table] = sorted(
+                r for r in (tuple(zip(keep, row, strict=True)) for row in rows) if not excluded or _meaningful(table, r)
+            )
         return out
     finally:
         conn.close()
@@ -246,12 +256,7 @@ def restore(path: str, saved: dict[str, tuple[list[str], list[tuple]]]) -> None:
 
 def clear_caches(middleware: Any) -> None:
     """Forget every in-process cache of 2FA state, as after a restart."""
-    service = middleware.service
-    service._states.clear()
-    service._tokens.clear()
-    if middleware.decisions is not None:
-        middleware.decisions.clear()
-    middleware._token_infos.clear()
+    middleware.forget_cached()
 
 
 # -- pages ------------------------------------------------------------------------------

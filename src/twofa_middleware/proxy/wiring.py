@@ -12,6 +12,7 @@ from ..crypto import SecretKey
 from ..middleware import TwoFactorMiddleware
 from ..store.base import Store
 from .forward_auth import ForwardAuth
+from .parity import Ambiguous, check_segments
 from .reverse import ReverseProxy, UpstreamUnavailable, _error
 from .upstream import upstream_check_password, upstream_identify
 
@@ -19,9 +20,14 @@ log = logging.getLogger("twofa_middleware.proxy")
 
 
 class ProxyMiddleware(TwoFactorMiddleware):
-    """A :class:`TwoFactorMiddleware` that answers 502/504 when ``identify`` cannot ask the upstream."""
+    """A :class:`TwoFactorMiddleware` that answers 502/504 when ``identify`` cannot ask the upstream,
+    and refuses a path the upstream could read otherwise before anything is judged."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            check_segments(environ.get("PATH_INFO", "") or "/")
+        except Ambiguous as exc:
+            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
         try:
             return super().__call__(environ, start_response)
         except UpstreamUnavailable as exc:

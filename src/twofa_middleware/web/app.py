@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from ..config import Settings
 from ..cookies import Cookies
-from ..errors import StoreUnavailable, TwoFactorError
+from ..errors import InvalidRequest, StoreUnavailable, TwoFactorError
 from ..identity import IdentifyFunc
 from ..service import TwoFactorService
 from .api import Api
@@ -93,6 +93,8 @@ class TwoFactorWeb:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
+            if not _utf8(environ.get("QUERY_STRING", "")):
+                raise InvalidRequest("The query string is not valid UTF-8.")
             response = self.dispatch(request)
         except TwoFactorError as exc:
             response = self.error_response(environ, exc)
@@ -204,3 +206,12 @@ class TwoFactorWeb:
         response = Response(resource.read_bytes(), mimetype=_STATIC_TYPES[suffix])
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
+
+
+def _utf8(wsgi_string: str) -> bool:
+    """A WSGI "bytes as latin-1" string that holds UTF-8 (werkzeug decodes ``args`` strictly)."""
+    try:
+        wsgi_string.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return False
+    return True

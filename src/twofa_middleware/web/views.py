@@ -123,7 +123,12 @@ class Pages:
         return response
 
     def _setup_page(self, ctx: Ctx, error: str | None = None, status: int = 200) -> Response:
-        enrollment = ctx.service.enrollment(ctx.user_id)
+        # A refused code shows the setup under way again; it never starts a new one.
+        enrollment = ctx.service.pending_enrollment(ctx.user_id, start=error is None)
+        if enrollment is None:
+            return self.render(ctx, "error.html", status, title="Set up two-factor authentication",
+                               message=f"{error} The setup has expired: start again.",
+                               link=ctx.settings.mount + "/setup", link_text="Start again")
         return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error)
 
     def setup_codes(self, ctx: Ctx) -> Response:
