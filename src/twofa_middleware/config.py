@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 _ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 _MOUNT = re.compile(r"^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
@@ -40,6 +41,12 @@ class Settings:
         visitors (with ``next``); without it they get a 401 page.
     :param logout_url: the app's sign-out endpoint (POST); the verify page offers
         it, so someone without their phone is never stuck there.
+    :param sign_out: ``sign_out(environ) -> [(header, value), ...]``, set by the
+        framework integrations: ends the app's sign-in of this request and returns
+        the headers (``Set-Cookie``) that do so. When set, the verify page's
+        "Sign out" posts to the middleware's own ``{mount}/sign-out`` with the
+        middleware's CSRF token, so it works under the app's CSRF protection
+        (Django, Flask-WTF, Pyramid); else it posts to ``logout_url``.
     :param max_token_days: longest allowed personal access token lifetime.
     """
 
@@ -67,6 +74,7 @@ class Settings:
     max_token_days: int = 366
     enrollment_seconds: int = 900
     require_enrollment: Callable[[str], bool] | None = field(default=None, compare=False)
+    sign_out: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.issuer or ":" in self.issuer:

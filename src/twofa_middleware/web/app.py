@@ -58,6 +58,7 @@ class TwoFactorWeb:
             "recovery_codes_download": (pages.recovery_codes_download, VERIFIED),
             "regenerate": (pages.regenerate, VERIFIED),
             "disable": (pages.disable, VERIFIED),
+            "sign_out": (pages.sign_out, SIGNED_IN),
         }
         m = settings.mount
         get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
@@ -72,6 +73,7 @@ class TwoFactorWeb:
                 Rule(f"{m}/recovery-codes.txt", endpoint="recovery_codes_download", methods=get),
                 Rule(f"{m}/recovery-codes/regenerate", endpoint="regenerate", methods=both),
                 Rule(f"{m}/disable", endpoint="disable", methods=both),
+                Rule(f"{m}/sign-out", endpoint="sign_out", methods=["POST"]),
                 Rule(f"{m}/static/<name>", endpoint="static", methods=get),
             ],
             strict_slashes=True,

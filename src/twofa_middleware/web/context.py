@@ -92,4 +92,5 @@ def template_globals(settings: Settings) -> dict[str, Any]:
         "static": f"{settings.mount}/static",
         "warn_below": settings.recovery_codes_warn_below,
         "logout_url": settings.logout_url,
+        "sign_out_url": f"{settings.mount}/sign-out" if settings.sign_out is not None else None,
     }

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from .. import recovery
@@ -235,6 +236,21 @@ class Pages:
         )
 
     # -- the second factor at sign-in ------------------------------------------------------
+
+    def sign_out(self, ctx: Ctx) -> Response:
+        """The verify page's way out, under the middleware's CSRF token: the app's own
+        CSRF protection never sees this form, the integration's ``sign_out`` ends
+        the app's sign-in."""
+        self.check_csrf(ctx)
+        sign_out = ctx.settings.sign_out
+        if sign_out is None:
+            raise NotFound()
+        response = redirect(ctx.settings.login_url or ctx.settings.home_url)
+        for name, value in sign_out(ctx.request.environ):
+            response.headers.add(name, value)
+        response.headers.add(*ctx.cookies.clear(ctx.cookies.verified_name, secure=ctx.https))
+        response.headers.add(*ctx.cookies.clear(ctx.cookies.sudo_name, secure=ctx.https, path=ctx.settings.mount))
+        return response
 
     def verify(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
