@@ -16,6 +16,37 @@ from werkzeug.serving import make_server
 from examples.flask_app.app import create_app
 
 SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _local_postgres_answers() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2).close()
+    except Exception:  # noqa: BLE001 - any failure means: no local server to use
+        return False
+    return True
+
+
+# `make test` on a machine with PostgreSQL runs the PostgreSQL tests: the local
+# server is used when TWOFA_TEST_DATABASE_URL is not set and one answers there.
+if not os.environ.get("TWOFA_TEST_DATABASE_URL") and _local_postgres_answers():
+    os.environ["TWOFA_TEST_DATABASE_URL"] = LOCAL_POSTGRES
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One loud line at the end naming what was skipped and why: a skip never passes quietly."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    summary = "; ".join(f"{count} x {reason}" for reason, count in sorted(reasons.items()))
+    terminalreporter.write_line(f"SKIPPED {len(skipped)} TESTS: {summary}", red=True, bold=True)
 
 
 @dataclass

@@ -34,13 +34,18 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option("--issuer", default="twofa-middleware", show_default=True, help="Name shown in authenticator apps.")
 @click.option("--exempt", "exempt_paths", multiple=True, metavar="PATH",
               help="A path (or, ending in '/', a folder) reachable without the second factor; repeatable.")
+@click.option("--login-url", envvar="TWOFA_LOGIN_URL", metavar="PATH",
+              help="The app's sign-in page: the 2FA pages send signed-out visitors there (with next).")
+@click.option("--logout-url", envvar="TWOFA_LOGOUT_URL", metavar="PATH",
+              help="The app's sign-out endpoint (POST): the verify page offers it as the way out.")
 @click.option("--cookie-secure", is_flag=True, help="Mark the 2FA cookies Secure: behind a TLS-terminating proxy.")
 @click.option("--forward-auth", is_flag=True,
               help="Serve the forward-auth endpoint (nginx auth_request, Traefik) instead of proxying.")
 @click.pass_obj
 def proxy(
     obj: dict[str, str] | None, upstream: str, listen: str, whoami_path: str, session_cookie: str, login_path: str,
-    issuer: str, exempt_paths: tuple[str, ...], cookie_secure: bool, forward_auth: bool,
+    issuer: str, exempt_paths: tuple[str, ...], login_url: str | None, logout_url: str | None, cookie_secure: bool,
+    forward_auth: bool,
 ) -> None:
     """Put two-factor authentication in front of an app that is not Python.
 
@@ -65,7 +70,7 @@ def proxy(
         app = proxy_app(
             upstream, secret_key=secret_key, store=SQLAlchemyStore(url), whoami_path=whoami_path,
             session_cookie=session_cookie, login_path=login_path, issuer=issuer, exempt_paths=exempt_paths,
-            cookie_secure=True if cookie_secure else None,
+            cookie_secure=True if cookie_secure else None, login_url=login_url or None, logout_url=logout_url or None,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -628,3 +628,31 @@ def test_the_proxy_command_and_app_from_env_take_exempt_paths_and_secure_cookies
     assert middleware.settings.cookie_secure is True
     served[0].service.store.dispose()
     middleware.service.store.dispose()
+
+
+def test_the_proxy_command_and_app_from_env_take_login_and_logout_urls(monkeypatch, tmp_path):
+    """Without them an anonymous visit to /_2fa/ is a dead end and the verify page offers no way out."""
+    import werkzeug.serving
+
+    from twofa_middleware.proxy import app_from_env
+
+    served: list[Any] = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: served.append(app))
+    monkeypatch.setenv("TWOFA_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("TWOFA_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    result = CliRunner().invoke(
+        cli_main, ["proxy", "--upstream", "http://127.0.0.1:1", "--whoami-path", "/w", "--session-cookie", "sid",
+                   "--login-path", "/l", "--login-url", "/signin", "--logout-url", "/signout"],
+    )
+    assert result.exit_code == 0, result.output
+    r = Client(served[0], use_cookies=False).get("/_2fa/", headers={"Accept": "text/html"})
+    assert r.status_code == 303 and r.headers["Location"] == "/signin?next=/_2fa/"
+
+    for name, value in {"TWOFA_UPSTREAM": "http://127.0.0.1:1", "TWOFA_WHOAMI_PATH": "/w",
+                        "TWOFA_SESSION_COOKIE": "sid", "TWOFA_LOGIN_PATH": "/l",
+                        "TWOFA_LOGIN_URL": "/signin", "TWOFA_LOGOUT_URL": "/signout"}.items():
+        monkeypatch.setenv(name, value)
+    middleware = app_from_env()
+    assert (middleware.settings.login_url, middleware.settings.logout_url) == ("/signin", "/signout")
+    served[0].service.store.dispose()
+    middleware.service.store.dispose()

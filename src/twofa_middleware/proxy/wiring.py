@@ -92,8 +92,9 @@ def app_from_env(forward_auth: bool = False) -> Any:
     Reads ``TWOFA_UPSTREAM``, ``TWOFA_SECRET_KEY`` (at least 16 bytes),
     ``TWOFA_DATABASE_URL`` (default ``sqlite:///twofa.db``),
     ``TWOFA_WHOAMI_PATH``, ``TWOFA_SESSION_COOKIE``, ``TWOFA_LOGIN_PATH`` and
-    optionally ``TWOFA_ISSUER``, ``TWOFA_EXEMPT_PATHS`` (separated by spaces)
-    and ``TWOFA_COOKIE_SECURE=1`` (behind a TLS-terminating proxy);
+    optionally ``TWOFA_ISSUER``, ``TWOFA_EXEMPT_PATHS`` (separated by spaces),
+    ``TWOFA_LOGIN_URL``, ``TWOFA_LOGOUT_URL`` and ``TWOFA_COOKIE_SECURE=1``
+    (behind a TLS-terminating proxy);
     ``app_from_env(forward_auth=True)`` serves
     :class:`ForwardAuth` instead of the proxy.
     """
@@ -115,6 +116,9 @@ def app_from_env(forward_auth: bool = False) -> Any:
         options["exempt_paths"] = tuple(env["TWOFA_EXEMPT_PATHS"].split())
     if env.get("TWOFA_COOKIE_SECURE") == "1":
         options["cookie_secure"] = True
+    for name in ("login_url", "logout_url"):
+        if env.get(f"TWOFA_{name.upper()}"):
+            options[name] = env[f"TWOFA_{name.upper()}"]
     middleware = proxy_app(
         env["TWOFA_UPSTREAM"],
         secret_key=env["TWOFA_SECRET_KEY"],
