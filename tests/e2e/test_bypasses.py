@@ -98,6 +98,23 @@ def test_ambiguous_paths_never_reach_the_app_for_an_unverified_user(stack, targe
     assert_refused(stack, r, before, target)
 
 
+@pytest.mark.parametrize("order", ["decoy-first", "session-first"])
+def test_the_forward_auth_judge_refuses_cookie_lines_joined_behind_its_back(nginx_stack, order):
+    """Finding 1 as review found it: nginx without the joined Cookie line passes both
+    lines on, gunicorn joins them with ",", who-am-I read ``x=y,sid=S`` as nobody and
+    the judge said 200 while the app read the session. Asked directly with two lines,
+    the judge now refuses: it cannot know how the app will join them."""
+    stack = nginx_stack
+    user = stack.enrolled(unique("joined"))
+    lines = [("Cookie", "x=y"), ("Cookie", f"sid={user.sid}")]
+    if order == "session-first":
+        lines.reverse()
+    r = get(stack.twofa_url, "/_twofa_auth", ("X-Original-URI", "/secret"), ("X-Original-Method", "GET"), *lines)
+    assert r.status == 400, r
+    assert r.json()["error"] == "ambiguous_request", r
+    assert r.header("X-Twofa-User") is None, r
+
+
 DOT_SEGMENTS = ["/secret/..;/_2fa/", "/secret/..%5c_2fa/", "/secret/..\\_2fa/", "/secret/..;/logout",
                 "/secret/%2e%2e/x", "/secret%2f..%2fx"]
 

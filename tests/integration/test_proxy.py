@@ -521,6 +521,19 @@ def test_forward_auth_refuses_headers_that_could_pick_the_path_judged(stack, hea
     assert r.status_code == 400 and r.json["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("uri", ["/_2fa/", "/_2fa", "/_2fa/verify?next=/api/me"])
+def test_forward_auth_never_lets_a_path_through_for_being_under_the_mount(stack, uri):
+    """The front proxy routes the mount to the middleware itself: a mount path in
+    auth_request is one the app would serve, and it once got a 200 for that alone."""
+    client, _ = enrolled(stack)  # owes the second factor
+    cookie = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    r = Client(ForwardAuth(stack.middleware), use_cookies=False).get(
+        "/_twofa_auth", headers={"Cookie": cookie, "X-Original-URI": uri}
+    )
+    assert r.status_code == 400 and r.json["error"] == "invalid_request"
+    assert "X-Twofa-User" not in r.headers
+
+
 def test_forward_auth_refuses_a_token_with_cookies_and_any_other_authorization(stack):
     bob = stack.client()
     stack.login(bob, "bob")
