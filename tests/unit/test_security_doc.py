@@ -15,6 +15,6 @@ def test_every_test_security_md_names_exists() -> None:
     missing = []
     for path, name in named:
         source = ROOT / path
-        if not source.is_file() or (name and not re.search(rf"^def {name}\(", source.read_text(), re.M)):
+        if not source.is_file() or (name and not re.search(rf"^def {name}\(", source.read_text(), re.MULTILINE)):
             missing.append(f"{path}::{name}")
     assert missing == []
