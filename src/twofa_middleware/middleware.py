@@ -20,7 +20,6 @@ from .identity import CheckPasswordFunc, IdentifyFunc, Identity, NotifyFunc, Two
 from .service import TwoFactorService
 from .store.base import Store
 from .web.app import TwoFactorWeb
-from .web.context import urls
 from .web.http import error_json, secure
 
 log = logging.getLogger("twofa_middleware")
@@ -86,7 +85,7 @@ class TwoFactorMiddleware:
         self.cookies = Cookies(self.settings, keyring)
         self.service = TwoFactorService(self.settings, keyring, store, check_password, notify, clock)
         self.web = TwoFactorWeb(self.settings, self.service, self.cookies, identify)
-        self.urls = urls(self.settings)
+        self.urls = self.web.urls.links()
         self._mount_prefix = self.settings.mount + "/"
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
         self.decisions = (

@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidRequest, TwoFactorError
 from .context import Ctx
-from .http import redirect, with_next
+from .http import redirect
 from .views import Pages
 
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -29,15 +28,6 @@ def when(ts: float | None, empty: str = "Never") -> str:
 
 class TokenPages(Pages):
     """``{mount}/tokens``: the HTML counterpart of the tokens API."""
-
-    def rules(self, mount: str) -> list[Rule]:
-        return [
-            Rule(f"{mount}/tokens", endpoint="tokens", methods=["GET", "HEAD", "POST"]),
-            Rule(
-                f"{mount}/tokens/<int(min=1, max=9223372036854775807):token_id>/revoke",
-                endpoint="token_revoke", methods=["POST"],
-            ),
-        ]
 
     def _page(self, ctx: Ctx, status: int = 200, **values: object) -> Response:
         defaults = {"new_token": None, "error": None, "form": {"name": "", "expires_days": str(DEFAULT_DAYS),
@@ -84,7 +74,7 @@ class TokenPages(Pages):
         except TwoFactorError as exc:
             response = self._page(ctx, exc.status, error=exc.message)
         else:
-            response = redirect(with_next(f"{ctx.settings.mount}/tokens", self.next_url(ctx)))
+            response = redirect(ctx.urls("tokens", next=self.next_url(ctx)))
         for header in cookies:
             response.headers.add(*header)
         return response
