@@ -124,7 +124,9 @@ def test_sign_out_from_the_verify_page_works_with_django_csrf_on(django_app: Liv
     out = s.post(django_app.url + "/_2fa/sign-out", data={"csrf_token": csrf_of(r.text)}, allow_redirects=False)
     assert out.status_code == 303 and out.headers["Location"] == "/login"
     set_cookies = out.raw.headers.getlist("Set-Cookie")
-    assert any(c.strip().startswith('sessionid=""') for c in set_cookies), set_cookies
+    assert any(c.strip().startswith('sessionid=""') for c in set_cookies), set_cookies  # Django's
+    for ours in ("twofa_verified=", "twofa_sudo="):  # and the middleware's, each its own header
+        assert any(c.strip().startswith(ours) for c in set_cookies), set_cookies
     assert "sessionid" not in s.cookies
     me = s.get(django_app.url + "/api/me", headers={"Accept": "application/json"})
     assert me.status_code == 401 and me.json() == {"error": "not_signed_in"}
