@@ -9,7 +9,7 @@ from typing import Any
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
-from ..identity import CheckPasswordFunc, IdentifyFunc, Identity
+from ..identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity
 from .common import Upstream, UpstreamUnavailable
 from .parity import cookie_ok, plain_cookie_header
 from .reverse import canonical_cookie_header
@@ -99,10 +99,8 @@ def upstream_identify(
         cache.set(header, identity)
         return identity
 
-    # The answer depends on the Cookie header alone.
-    identify.keyed_by_cookie = True  # type: ignore[attr-defined]
-    identify.cache = cache  # type: ignore[attr-defined]
-    return identify
+    # The answer depends on the Cookie header alone: the middleware may remember its decisions by it.
+    return CookieKeyedIdentify(identify, cache)
 
 
 def _user_of(status: int, body: bytes, user_field: str) -> str | None:
