@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import dump_cookie
 from werkzeug.sansio.http import parse_cookie as _parse_cookie
@@ -27,22 +28,37 @@ def session_hash(identity: Identity) -> str:
     return hashlib.sha256(identity.session_key.encode("utf-8")).hexdigest()[:32]
 
 
-class Cookies:
-    """Reads and writes the middleware's cookies for one configuration."""
+def _signer_on(clock: Callable[[], float]) -> type[TimestampSigner]:
+    """itsdangerous' timestamp signer reading ``clock``: signed and checked on the middleware's one clock."""
 
-    def __init__(self, settings: Settings, keyring: KeyRing) -> None:
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
+
+
+class Cookies:
+    """Reads and writes the middleware's cookies for one configuration.
+
+    :param clock: seconds since the epoch: when cookies are signed, and how old they are.
+    """
+
+    def __init__(self, settings: Settings, keyring: KeyRing, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.keyring = keyring
+        self.clock = clock
         keys = keyring.signing_keys()
-        self._verified = URLSafeTimedSerializer(keys, salt="twofa.verified")
-        self._sudo = URLSafeTimedSerializer(keys, salt="twofa.sudo")
+        signer = _signer_on(clock)
+        self._verified = URLSafeTimedSerializer(keys, salt="twofa.verified", signer=signer)
+        self._sudo = URLSafeTimedSerializer(keys, salt="twofa.sudo", signer=signer)
         prefix = settings.cookie_prefix
         self.verified_name = f"{prefix}_verified"
         self.sudo_name = f"{prefix}_sudo"
         # Raw cookie value -> decoded payload: a verified request costs a dict
         # lookup, not an HMAC. Entries end when the signature would expire.
         self._verified_cache: TTLCache[str, tuple[str, str, int, float]] = TTLCache(
-            ttl=float(settings.verified_max_age), maxsize=20_000, clock=time.time
+            ttl=float(settings.verified_max_age), maxsize=20_000, clock=clock
         )
 
     # -- verified: this sign-in passed the second factor --------------------
@@ -87,7 +103,7 @@ class Cookies:
                 return None
             user_id, shash, cookie_epoch, signed_at = loaded
             payload = (user_id, shash, cookie_epoch, signed_at + self.settings.verified_max_age)
-            self._verified_cache.set(value, payload, ttl=payload[3] - time.time())
+            self._verified_cache.set(value, payload, ttl=payload[3] - self.clock())
         user_id, shash, cookie_epoch, expires_at = payload
         if (
             user_id == identity.user_id

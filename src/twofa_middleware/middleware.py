@@ -82,14 +82,14 @@ class TwoFactorMiddleware:
         self.settings = replace(settings or Settings(), **options)
         self.identify = identify
         keyring = KeyRing(secret_key)
-        self.cookies = Cookies(self.settings, keyring)
+        self.cookies = Cookies(self.settings, keyring, clock)
         self.service = TwoFactorService(self.settings, keyring, store, check_password, notify, clock)
         self.web = TwoFactorWeb(self.settings, self.service, self.cookies, identify)
         self.urls = self.web.urls.links()
         self._mount_prefix = self.settings.mount + "/"
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
         self.passes = (
-            PassCache(self.settings.cache_seconds, self.service.state)
+            PassCache(self.settings.cache_seconds, self.service.state, clock=clock)
             if isinstance(identify, CookieKeyedIdentify)
             else None
         )

@@ -33,13 +33,16 @@ class PassCache:
     :param ttl: the longest an entry lives (the settings' ``cache_seconds``).
     :param state: the service's cached ``state(user_id)``.
     :param maxsize: bound on entries; the oldest go first.
+    :param clock: the middleware's clock (entries end by the same time the cookies do).
     """
 
     def __init__(
-        self, ttl: float, state: Callable[[str], UserState], maxsize: int = 20_000
+        self, ttl: float, state: Callable[[str], UserState], maxsize: int = 20_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._cache: TTLCache[str, _Entry] = TTLCache(ttl=ttl, maxsize=maxsize)
+        self._cache: TTLCache[str, _Entry] = TTLCache(ttl=ttl, maxsize=maxsize, clock=clock)
         self._state = state
+        self._clock = clock
 
     def get(self, cookie: str) -> TwoFactorInfo | None:
         """What to put in ``environ["twofa"]`` for a request that passes, else None."""
@@ -67,7 +70,7 @@ class PassCache:
         if len(cookie) > MAX_KEY:
             return
         ttl = self._cache.ttl
-        now = time.time()
+        now = self._clock()
         for end in (until, identity.expires_at):
             if end is not None:
                 ttl = min(ttl, end - now)

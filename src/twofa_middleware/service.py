@@ -81,13 +81,18 @@ class TwoFactorService:
         self._notify = notify
         self.clock = clock
         # Entries live cache_seconds: 20,000 is more users than one process serves in that time.
-        self._states: TTLCache[str, UserState] = TTLCache(settings.cache_seconds, maxsize=20_000)
-        self._tokens: TTLCache[bytes, TokenRecord] = TTLCache(settings.cache_seconds, maxsize=20_000)
+        ttl = settings.cache_seconds
+
+        def now() -> float:  # the service's clock, even when a test replaces it later
+            return self.clock()
+
+        self._states: TTLCache[str, UserState] = TTLCache(ttl, maxsize=20_000, clock=now)
+        self._tokens: TTLCache[bytes, TokenRecord] = TTLCache(ttl, maxsize=20_000, clock=now)
         # Well-formed tokens the store does not know: a flood of made-up ones must
         # not become a flood of queries. A new token is 256 fresh random bits, so
         # it cannot be in here already; bounded, so the flood cannot grow memory.
-        self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(settings.cache_seconds, maxsize=10_000)
-        self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000)  # stamped in the last minute
+        self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
+        self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000, clock=now)  # stamped in the last minute
 
     # -- state -----------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.test import Client
 
 from tests.conftest import SECRET_KEY, alert_of, csrf_of, manual_key_of, recovery_codes_of
@@ -29,7 +28,7 @@ from tests.integration.test_flows import (
     wrong_code,
 )
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
-from twofa_middleware.cookies import session_hash
+from twofa_middleware.cookies import Cookies
 from twofa_middleware.store.models import TwoFactorUser
 
 CSRF_MESSAGE = "The form has expired or did not come from this site. Reload the page and try again."
@@ -332,13 +331,8 @@ def test_password_confirmation_expires_after_five_minutes(live_app, age, asked):
     verify(live_app, s, codes[0])
     identity = identity_of(live_app, s)
 
-    class SignedInThePast(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - age
-
-    value = URLSafeTimedSerializer(
-        live_app.middleware.cookies.keyring.signing_keys(), salt="twofa.sudo", signer=SignedInThePast
-    ).dumps([identity.user_id, session_hash(identity)])
+    cookies = live_app.middleware.cookies
+    value = Cookies(cookies.settings, cookies.keyring, clock=lambda: time.time() - age).sudo_value(identity)
     put_cookie(s, "twofa_sudo", value, path="/_2fa")
     page = s.get(live_app.url + "/_2fa/recovery-codes")
     assert ("Confirm your password" in page.text) is asked

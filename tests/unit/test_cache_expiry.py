@@ -10,12 +10,11 @@ import pytest
 from flask import Flask
 from werkzeug.test import Client
 
-from tests.unit.test_cookies import signed_long_ago
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.adapters.flask import session_identify
 from twofa_middleware.cache import TTLCache
-from twofa_middleware.cookies import session_hash
 from twofa_middleware.identity import CookieKeyedIdentify
+from twofa_middleware.testing import FixedClock
 
 KEY = "unit-test-secret-key-0123456789abcdef"
 ALICE = Identity("alice", "nonce-1")
@@ -103,39 +102,40 @@ def remembering(tmp_path):
     def identify(environ):
         return ALICE if "sess=alice" in environ.get("HTTP_COOKIE", "") else None
 
+    clock = FixedClock(time.time())
     store = SQLAlchemyStore(f"sqlite:///{tmp_path}/t.db")
     middleware = TwoFactorMiddleware(
         app, secret_key=KEY, store=store, identify=CookieKeyedIdentify(identify), check_password=lambda u, p: True,
-        verified_max_age=60, cache_seconds=30,
+        verified_max_age=60, cache_seconds=30, clock=clock,
     )
-    store.enable("alice", middleware.service.keyring.encrypt("JBSWY3DPEHPK3PXP"), 0, [], time.time())
+    store.enable("alice", middleware.service.keyring.encrypt("JBSWY3DPEHPK3PXP"), 0, [], clock())
     epoch = middleware.service.state("alice").epoch
-    keys = middleware.cookies.keyring.signing_keys()
-    value = signed_long_ago(keys, "twofa.verified", ["alice", session_hash(ALICE), epoch], 59)
-    yield middleware, value, epoch, calls
+    value = middleware.cookies.verified_value(ALICE, epoch)
+    clock.advance(59)
+    yield middleware, value, epoch, calls, clock
     store.dispose()
 
 
-# itsdangerous counts whole seconds: after 2.2 s the cookie is over 61 s old.
-PAST_EXPIRY = 2.2
+# itsdangerous counts whole seconds: 2 s more and the cookie is over 60 s old.
+PAST_EXPIRY = 2
 
 
 def test_a_remembered_pass_ends_when_its_verified_cookie_expires(remembering):
-    middleware, value, _, calls = remembering
+    middleware, value, _, calls, clock = remembering
     client = Client(middleware)
     client.set_cookie("sess", "alice")
     client.set_cookie(middleware.cookies.verified_name, value)
     assert client.get("/").status_code == 200  # passed, and remembered
-    time.sleep(PAST_EXPIRY)
+    clock.advance(PAST_EXPIRY)
     r = client.get("/", headers={"Accept": "application/json"})
     assert r.status_code == 401 and calls == [1]
 
 
 def test_a_cached_verified_cookie_is_refused_once_it_expires(remembering):
-    middleware, value, epoch, _ = remembering
+    middleware, value, epoch, _, clock = remembering
     environ = {"HTTP_COOKIE": f"{middleware.cookies.verified_name}={value}"}
     assert middleware.cookies.verified_until(environ, ALICE, epoch) is not None  # now cached
-    time.sleep(PAST_EXPIRY)
+    clock.advance(PAST_EXPIRY)
     assert middleware.cookies.verified_until(environ, ALICE, epoch) is None
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from twofa_middleware.config import Settings
 from twofa_middleware.cookies import Cookies, read_cookie
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.identity import Identity
+from twofa_middleware.testing import FixedClock
 
 OLD = "old-secret-key-0123456789abcdef"
 NEW = "new-secret-key-0123456789abcdef"
@@ -30,16 +28,6 @@ def flip_signature_char(value: str) -> str:
     character may only carry padding bits, so changing it can be a no-op)."""
     i = len(value) - 10
     return value[:i] + ("A" if value[i] != "A" else "B") + value[i + 1 :]
-
-
-def signed_long_ago(keys: list[bytes], salt: str, payload: object, age: int) -> str:
-    """A value signed ``age`` seconds ago, with the real keys: genuinely expired, not forged."""
-
-    class PastSigner(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - age
-
-    return URLSafeTimedSerializer(keys, salt=salt, signer=PastSigner).dumps(payload)
 
 
 # -- verified ----------------------------------------------------------------
@@ -87,13 +75,14 @@ def test_verified_cookie_signed_under_another_salt_is_refused():
     assert c.load_verified(sudo) is None
 
 
-def test_verified_cookie_past_max_age_is_refused():
-    c = cookies(verified_max_age=3600)
-    from twofa_middleware.cookies import session_hash
-
-    value = signed_long_ago(c.keyring.signing_keys(), "twofa.verified", ["alice", session_hash(ALICE), 1], 3601)
-    assert c.load_verified(value) is None
-    assert not c.is_verified(environ_with(c.verified_name, value), ALICE, 1)
+@pytest.mark.parametrize("age, accepted", [pytest.param(3599, True, id="within"), pytest.param(3601, False, id="past")])
+def test_verified_cookie_past_max_age_is_refused(age, accepted):
+    clock = FixedClock()
+    c = Cookies(Settings(verified_max_age=3600), KeyRing(NEW), clock)
+    value = c.verified_value(ALICE, 1)
+    clock.advance(age)
+    assert (c.load_verified(value) is not None) is accepted
+    assert c.is_verified(environ_with(c.verified_name, value), ALICE, 1) is accepted
 
 
 def test_verified_cookie_from_another_secret_key_is_refused():
@@ -132,14 +121,13 @@ def test_sudo_cookie_is_refused(value_of, identity):
     assert not c.sudo_valid(value_of(c), identity)
 
 
-def test_sudo_expires_after_sudo_seconds():
-    c = cookies(sudo_seconds=300)
-    from twofa_middleware.cookies import session_hash
-
-    fresh = signed_long_ago(c.keyring.signing_keys(), "twofa.sudo", ["alice", session_hash(ALICE)], 290)
-    stale = signed_long_ago(c.keyring.signing_keys(), "twofa.sudo", ["alice", session_hash(ALICE)], 301)
-    assert c.sudo_valid(fresh, ALICE)
-    assert not c.sudo_valid(stale, ALICE)
+@pytest.mark.parametrize("age, valid", [pytest.param(290, True, id="within"), pytest.param(301, False, id="past")])
+def test_sudo_expires_after_sudo_seconds(age, valid):
+    clock = FixedClock()
+    c = Cookies(Settings(sudo_seconds=300), KeyRing(NEW), clock)
+    value = c.sudo_value(ALICE)
+    clock.advance(age)
+    assert c.sudo_valid(value, ALICE) is valid
 
 
 # -- CSRF ----------------------------------------------------------------------
