@@ -108,6 +108,18 @@ class _LockedRow:
         return result.rowcount == 1
 
 
+def _new_epoch(row: TwoFactorUser, secret: str | None, enabled_at: float | None) -> None:
+    """2FA turned on (with ``secret``) or off: no setup pending, no lock, and a new
+    epoch, so every verified cookie of before stops working."""
+    row.secret = secret
+    row.enabled_at = enabled_at
+    row.pending_secret = None
+    row.pending_since = None
+    row.failures = 0
+    row.locked_until = None
+    row.epoch = (row.epoch or 0) + 1
+
+
 def _outcome(result: AttemptResult, refused: InvalidCode | CodeReused | None) -> AttemptResult:
     """Raise a refused code, after its transaction counted the failure, with what it did."""
     if refused is not None:
@@ -256,14 +268,8 @@ class SQLAlchemyStore:
             row = self._row(s, user_id, lock=True)
             if row.secret is not None:
                 raise AlreadyEnabled()
-            row.secret = secret
-            row.enabled_at = now
-            row.pending_secret = None
-            row.pending_since = None
+            _new_epoch(row, secret, now)
             row.last_step = step
-            row.failures = 0
-            row.locked_until = None
-            row.epoch = (row.epoch or 0) + 1
             s.flush()
             self._write_codes(s, user_id, codes, now)
 
@@ -273,13 +279,7 @@ class SQLAlchemyStore:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
             if row is None or row.secret is None:
                 return False
-            row.secret = None
-            row.enabled_at = None
-            row.pending_secret = None
-            row.pending_since = None
-            row.failures = 0
-            row.locked_until = None
-            row.epoch += 1
+            _new_epoch(row, None, None)
             s.query(RecoveryCode).filter(RecoveryCode.user_id == user_id).delete()
             return True
 

@@ -72,6 +72,14 @@ def token_json(record: TokenRecord) -> dict[str, Any]:
     }
 
 
+def _verified(ctx: Ctx, payload: dict[str, Any]) -> Response:
+    """``payload``, with the cookie saying this sign-in has passed the second factor."""
+    ctx.refresh()
+    response = json_response(payload)
+    response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+    return response
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -203,18 +211,12 @@ class Api:
         """Needs the re-confirmation too: the pending secret belongs to the user, not
         to the session, so a stolen session must not be able to finish a setup."""
         codes = ctx.service.confirm_enrollment(ctx.user_id, body["code"], ctx.ip)
-        ctx.refresh()
-        response = json_response({"enabled": True, "recovery_codes": codes})
         # As on the setup page: proving the code at enrollment proves the second factor.
-        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
-        return response
+        return _verified(ctx, {"enabled": True, "recovery_codes": codes})
 
     def verify(self, ctx: Ctx, body: Body) -> Response:
         method = ctx.service.verify(ctx.user_id, body["code"], ctx.ip)
-        ctx.refresh()
-        response = json_response({"verified": True, "method": method})
-        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
-        return response
+        return _verified(ctx, {"verified": True, "method": method})
 
     def recovery_codes(self, ctx: Ctx, body: Body) -> Response:
         codes = ctx.service.recovery_codes(ctx.user_id)
