@@ -13,12 +13,12 @@ from werkzeug.wrappers import Response
 from .config import Settings
 from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
-from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide
+from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide, token_info
 from .errors import InvalidToken, StoreUnavailable
 from .identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
 from .pass_cache import PassCache
 from .service import TwoFactorService
-from .store.base import Store
+from .store.base import Store, TokenRecord
 from .web.app import TwoFactorWeb
 from .web.http import error_json, secure
 
@@ -88,6 +88,7 @@ class TwoFactorMiddleware:
         self.urls = self.web.urls.links()
         self._mount_prefix = self.settings.mount + "/"
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
+        self._token_infos: dict[int, tuple[TokenRecord, TwoFactorInfo]] = {}
         self.passes = (
             PassCache(self.settings.cache_seconds, self.service.state, clock=clock)
             if isinstance(identify, CookieKeyedIdentify)
@@ -98,24 +99,32 @@ class TwoFactorMiddleware:
         path: str = environ.get("PATH_INFO", "") or "/"
         if path.startswith(self._mount_prefix) or path == self.settings.mount:
             return self.web(environ, start_response)
-
-        return self.render(self.decision(environ, path), environ, start_response)
+        remembered = self._remembered(environ)
+        if remembered is not None:  # the steady state: one dict lookup
+            environ["twofa"] = remembered
+            return self.app(environ, start_response)
+        return self.render(self._decide(environ, path), environ, start_response)
 
     def decision(self, environ: dict[str, Any], path: str) -> Decision:
         """The decision for a request to the app at ``path``; forward auth asks this too."""
-        # Steady state: these very cookies passed a moment ago (see pass_cache.py).
+        remembered = self._remembered(environ)
+        return Pass(remembered) if remembered is not None else self._decide(environ, path)
+
+    def _remembered(self, environ: dict[str, Any]) -> TwoFactorInfo | None:
+        """A pass these very cookies got a moment ago (see pass_cache.py), else None."""
         cookie: str = environ.get("HTTP_COOKIE", "")
-        if cookie and self.passes is not None and not _is_bearer(environ):
-            info = self.passes.get(cookie)
-            if info is not None:
-                return Pass(info)
+        if not cookie or self.passes is None or _is_bearer(environ):
+            return None
+        return self.passes.get(cookie)
+
+    def _decide(self, environ: dict[str, Any], path: str) -> Decision:
         facts = self.facts(environ, path)
         decided = decide(facts, self.policy)
         if isinstance(decided, Pass):
             if facts.token is not None:
                 self.service.note_token_use(facts.token)
-            elif decided.remember_until is not None and cookie:
-                self._remember(cookie, facts, decided)
+            elif decided.remember_until is not None:
+                self._remember(environ.get("HTTP_COOKIE", ""), facts, decided)
         return decided
 
     def forget_cached(self) -> None:
@@ -153,21 +162,21 @@ class TwoFactorMiddleware:
         """What :func:`decide` needs to know of this request. ``identity`` is the
         signed-in user when the caller knows it already (an in-app guard), else
         ``identify`` is asked."""
-        now = self.service.clock()
         if _is_bearer(environ):
-            return self._token_facts(environ["HTTP_AUTHORIZATION"][7:].strip(), path, now)
+            return self._token_facts(environ["HTTP_AUTHORIZATION"][7:].strip(), path)
         user = self.identify(environ) if identity is _ASK else identity
         if not isinstance(user, Identity):
-            return Facts(path, now=now)
+            return Facts(path)
         try:
             state = self.service.state(user.user_id)
             required = not state.enabled and self._enrollment_required(user.user_id)
         except StoreUnavailable:
-            return Facts(path, user, store_down=True, now=now)
+            return Facts(path, user, store_down=True)
         verified_until = self.cookies.verified_until(environ, user, state.epoch) if state.enabled else None
-        return Facts(path, user, state, verified_until, required, now=now)
+        return Facts(path, user, state, verified_until, required)
 
-    def _token_facts(self, token: str, path: str, now: float) -> Facts:
+    def _token_facts(self, token: str, path: str) -> Facts:
+        now = self.service.clock()
         try:
             record = self.service.token_record(token)
             if record is None:
@@ -175,7 +184,22 @@ class TwoFactorMiddleware:
             state = self.service.state(record.user_id) if self._enrollment_required(record.user_id) else None
         except StoreUnavailable:
             return Facts(path, store_down=True, now=now)
-        return Facts(path, state=state, enrollment_required=state is not None, token=record, now=now)
+        return Facts(path, state=state, enrollment_required=state is not None, token=record,
+                     token_info=self._token_info(record), now=now)
+
+    def _token_info(self, record: TokenRecord) -> TwoFactorInfo:
+        """One TwoFactorInfo per cached token record: the steady state builds none.
+
+        Used only while it is the very record the service's cache holds (``is``),
+        so a revoked or reloaded token never gets another record's info."""
+        entry = self._token_infos.get(record.id)
+        if entry is not None and entry[0] is record:
+            return entry[1]
+        info = token_info(record, self.urls)
+        if len(self._token_infos) >= 20_000:
+            self._token_infos.clear()
+        self._token_infos[record.id] = (record, info)
+        return info
 
     def _enrollment_required(self, user_id: str) -> bool:
         required = self.settings.require_enrollment
@@ -212,7 +236,7 @@ class TwoFactorMiddleware:
         return response
 
     def _remember(self, cookie: str, facts: Facts, decision: Pass) -> None:
-        if self.passes is not None and facts.identity is not None and facts.state is not None:
+        if cookie and self.passes is not None and facts.identity is not None and facts.state is not None:
             self.passes.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
 
 
