@@ -19,6 +19,7 @@ from .crypto import KeyRing
 from .errors import TwoFactorError
 from .service import TwoFactorService
 from .store import SQLAlchemyStore
+from .times import rfc3339
 
 
 @contextmanager
@@ -52,13 +53,11 @@ def tokens() -> None:
 @click.pass_obj
 def create(obj: dict[str, str], user: str, name: str, expires_days: int, paths: tuple[str, ...]) -> None:
     """Create a token for USER. The token is printed alone on the last line, and only now."""
-    from .cli import _when
-
     with _service(obj["url"]) as service:
         token_id, token = service.create_token(user, name, expires_days, list(paths))
         record = next(r for r in service.list_tokens(user) if r.id == token_id)
     click.echo(
-        f"created token {token_id} {name!r} for {user}, expires {_when(record.expires_at)}, "
+        f"created token {token_id} {name!r} for {user}, expires {rfc3339(record.expires_at) or 'never'}, "
         f"paths: {' '.join(record.paths) or 'all'}"
     )
     click.echo("Copy it now; it cannot be shown again:", err=True)
@@ -70,8 +69,6 @@ def create(obj: dict[str, str], user: str, name: str, expires_days: int, paths: 
 @click.pass_obj
 def list_(obj: dict[str, str], user: str) -> None:
     """List USER's live tokens (never the tokens themselves)."""
-    from .cli import _when
-
     with _service(obj["url"]) as service:
         records = service.list_tokens(user)
     if not records:
@@ -80,8 +77,8 @@ def list_(obj: dict[str, str], user: str) -> None:
     click.echo(f"{'ID':>5}  {'NAME':<24} {'PREFIX':<12} {'CREATED':<20} {'EXPIRES':<20} {'LAST USED':<20} PATHS")
     for r in records:
         click.echo(
-            f"{r.id:>5}  {r.name:<24} {r.prefix:<12} {_when(r.created_at):<20} {_when(r.expires_at):<20} "
-            f"{_when(r.last_used_at):<20} {' '.join(r.paths) or 'all'}"
+            f"{r.id:>5}  {r.name:<24} {r.prefix:<12} {rfc3339(r.created_at):<20} {rfc3339(r.expires_at) or '-':<20} "
+            f"{rfc3339(r.last_used_at) or '-':<20} {' '.join(r.paths) or 'all'}"
         )
 
 
