@@ -1,13 +1,12 @@
 """``twofa tokens``: issue, list and revoke personal access tokens from the shell.
 
 A group of its own module, added to ``twofa`` by :mod:`twofa_middleware.cli`.
-Every step goes through :class:`TwoFactorService`, as the pages and the API do.
+Every step goes through :class:`~twofa_middleware.token_service.TokenService`,
+the same steps the pages and the API take.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,25 +14,21 @@ import click
 
 from .cli_params import USER
 from .config import Settings
-from .crypto import KeyRing
 from .errors import TwoFactorError
-from .service import TwoFactorService
 from .store import SQLAlchemyStore
 from .times import rfc3339
+from .token_service import TokenService
 
 
 @contextmanager
-def _service(url: str) -> Iterator[TwoFactorService]:
-    """A service on the store at ``url``, its errors as clean command errors.
+def _service(url: str) -> Iterator[TokenService]:
+    """The token steps on the store at ``url``, their errors as clean command errors.
 
-    Token operations never encrypt, decrypt or sign anything, so they need no
-    secret key: TWOFA_SECRET_KEY is used when set, else a throwaway random key
-    satisfies the constructor. No password is ever checked here either.
+    Tokens are stored hashed, never encrypted or signed: no secret key is needed.
     """
-    keyring = KeyRing(os.environ.get("TWOFA_SECRET_KEY") or secrets.token_urlsafe(32))
     store = SQLAlchemyStore(url)
     try:
-        yield TwoFactorService(Settings(), keyring, store, lambda user_id, password: False)
+        yield TokenService(Settings(), store)
     except TwoFactorError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
