@@ -9,13 +9,14 @@ import requests
 
 from tests.conftest import csrf_of
 from twofa_middleware import tokens
+from twofa_middleware.testing import FixedClock
 from twofa_middleware.times import rfc3339
 
-from .api_support import MOUNT, PASSWORD, ApiClient, Clock, bearer, use_clock
+from .api_support import MOUNT, PASSWORD, ApiClient, bearer, use_clock
 
 
 @pytest.fixture
-def clock(live_app) -> Clock:
+def clock(live_app) -> FixedClock:
     return use_clock(live_app)
 
 

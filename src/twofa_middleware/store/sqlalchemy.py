@@ -152,7 +152,6 @@ class SQLAlchemyStore:
             kwargs.update(engine_kwargs)
             self.engine = create_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._create_schema = create_schema
         self._schema_ready = not create_schema
         self._schema_lock = threading.Lock()
 
