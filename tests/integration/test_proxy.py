@@ -27,7 +27,7 @@ import requests
 from click.testing import CliRunner
 from werkzeug.test import Client
 
-from tests.conftest import SECRET_KEY, serve
+from tests.helpers import SECRET_KEY, serve
 from tests.integration.api_support import API, PASSWORD, ApiClient, Authenticator
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.cli import main as cli_main

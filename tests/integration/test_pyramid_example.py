@@ -8,7 +8,7 @@ import pyotp
 import pytest
 
 from examples.pyramid_app.app import make_app
-from tests.conftest import SECRET_KEY, alert_of, csrf_of, manual_key_of, serve
+from tests.helpers import SECRET_KEY, alert_of, csrf_of, manual_key_of, serve
 
 
 @pytest.fixture

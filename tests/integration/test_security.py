@@ -11,8 +11,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.test import Client
 
-from tests.conftest import SECRET_KEY, alert_of, csrf_of, manual_key_of, recovery_codes_of
-from tests.integration.test_flows import (
+from tests.helpers import SECRET_KEY, alert_of, csrf_of, manual_key_of, recovery_codes_of
+from tests.integration.flows import (
     PASSWORD,
     confirm_password,
     enrolled_user,

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from twofa_middleware import tokens
 from twofa_middleware.testing import FixedClock
 from twofa_middleware.times import rfc3339

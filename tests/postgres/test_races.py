@@ -18,7 +18,7 @@ from twofa_middleware.errors import CodeReused, InvalidCode, Throttled
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store.models import TwoFactorUser
 
-from .conftest import KEY, PASSWORD, enroll, make_service, wrong_code
+from .helpers import KEY, PASSWORD, enroll, make_service, wrong_code
 
 INSTANCES = 3
 

@@ -12,10 +12,7 @@ from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
 from twofa_middleware.testing import FixedClock
 
-KEY = "unit-test-secret-key-0123456789"
-PASSWORD = "correct horse battery staple"
-# A time in the middle of a 30-second step, so step arithmetic is unambiguous.
-T0 = 1_700_000_015.0
+from .helpers import KEY, PASSWORD, T0
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import Client
 
-from tests.unit.test_cookies import signed_long_ago
+from tests.unit.helpers import signed_long_ago
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.adapters.flask import session_identify
 from twofa_middleware.cache import TTLCache

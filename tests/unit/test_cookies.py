@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from twofa_middleware.config import Settings
 from twofa_middleware.cookies import Cookies, read_cookie
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.identity import Identity
+
+from .helpers import signed_long_ago
 
 OLD = "old-secret-key-0123456789abcdef"
 NEW = "new-secret-key-0123456789abcdef"
@@ -30,16 +29,6 @@ def flip_signature_char(value: str) -> str:
     character may only carry padding bits, so changing it can be a no-op)."""
     i = len(value) - 10
     return value[:i] + ("A" if value[i] != "A" else "B") + value[i + 1 :]
-
-
-def signed_long_ago(keys: list[bytes], salt: str, payload: object, age: int) -> str:
-    """A value signed ``age`` seconds ago, with the real keys: genuinely expired, not forged."""
-
-    class PastSigner(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - age
-
-    return URLSafeTimedSerializer(keys, salt=salt, signer=PastSigner).dumps(payload)
 
 
 # -- verified ----------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import KEY, PASSWORD
+from tests.unit.helpers import KEY, PASSWORD
 from twofa_middleware import totp
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
