@@ -71,11 +71,13 @@ def db_upgrade(obj: dict[str, str], revision: str) -> None:
 @click.pass_obj
 def status(obj: dict[str, str], user: str) -> None:
     """Show a user's 2FA state."""
-    state = _store(obj["url"]).user_state(user)
+    store = _store(obj["url"])
+    state = store.user_state(user)
     click.echo(f"user: {user}")
     click.echo(f"enabled: {'yes' if state.enabled else 'no'}")
     if state.enabled:
         click.echo(f"recovery codes left: {state.recovery_codes_left}")
+        click.echo(f"wrong codes in a row: {store.failures(user)}")
         click.echo(f"locked until: {rfc3339(state.locked_until) or '-'}")
 
 

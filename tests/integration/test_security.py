@@ -30,7 +30,6 @@ from tests.integration.flows import (
 )
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.cookies import session_hash
-from twofa_middleware.store.models import TwoFactorUser
 
 CSRF_MESSAGE = "The form has expired or did not come from this site. Reload the page and try again."
 
@@ -58,9 +57,7 @@ def change_signature(value: str) -> str:
 
 
 def failures(live, user: str) -> int:
-    with live.middleware.service.store._sessions() as session:
-        row = session.get(TwoFactorUser, user)
-        return row.failures if row else 0
+    return live.middleware.service.store.failures(user)
 
 
 def events(live, user: str) -> list[str]:

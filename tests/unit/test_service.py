@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from tests.unit.helpers import KEY, PASSWORD
 from twofa_middleware import totp
@@ -44,10 +45,7 @@ def events(service, user="alice") -> list[str]:
 
 
 def failures(service, user="alice") -> int:
-    from twofa_middleware.store.models import TwoFactorUser
-
-    with service.store._sessions() as s:
-        return s.get(TwoFactorUser, user).failures
+    return service.store.failures(user)
 
 
 # -- enrollment -----------------------------------------------------------------------
@@ -99,8 +97,8 @@ def test_secret_is_stored_encrypted(service, clock):
     secret, _ = enroll(service, clock)
     from twofa_middleware.store.models import TwoFactorUser
 
-    with service.store._sessions() as s:
-        stored = s.get(TwoFactorUser, "alice").secret
+    with service.store.engine.connect() as db:  # the table itself: what is at rest
+        stored = db.scalar(select(TwoFactorUser.secret).where(TwoFactorUser.user_id == "alice"))
     assert secret not in stored
     assert KeyRing(KEY).decrypt(stored) == secret
 

@@ -226,6 +226,13 @@ class SQLAlchemyStore:
                 enabled=True, epoch=row.epoch, recovery_codes_left=left or 0, locked_until=row.locked_until
             )
 
+    def failures(self, user_id: str) -> int:
+        """Wrong codes since the user's last right one, which the lockout counts (0 for an
+        unknown user). Read only: for operators (``twofa status``) and tests."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id)
+            return row.failures if row is not None else 0
+
     # -- enrollment ----------------------------------------------------------
 
     def pending_secret(self, user_id: str, not_before: float) -> str | None:
