@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export TWOFA_DATABASE_URL ?= sqlite:///twofa.db
 
-.PHONY: demo test test-fast lint bench screenshots clean
+.PHONY: demo demo-pyramid test test-fast lint bench screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/activate
 
 demo: $(VENV)/.installed-demo
 	PORT=$(PORT) $(BIN)/python -m examples.flask_app
+
+# The same pages and routes in the other frameworks' examples.
+demo-pyramid: $(VENV)/.installed-demo
+	PORT=$(PORT) $(BIN)/python -m examples.pyramid_app
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import dump_cookie
+from werkzeug.sansio.http import parse_cookie as _parse_cookie
 
 from .cache import TTLCache
 from .config import Settings
@@ -151,17 +153,23 @@ def is_https(environ: dict[str, Any]) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
 
-def read_cookie(environ: dict[str, Any], name: str) -> str | None:
-    """One cookie's value, parsed exactly as werkzeug (so Flask) parses it.
+def parse_cookie_header(header: str) -> MultiDict[str, str]:
+    """Every cookie of a WSGI ``Cookie`` header, parsed exactly as werkzeug's
+    ``Request.cookies`` (so Flask) parses it: never raises, whatever the bytes.
 
     A parser of our own would read a crafted header (duplicate names, quotes,
     spaces before ``=``) differently from the app, and the middleware would then
     check one session while the app serves another.
     """
+    return _parse_cookie(cookie=header)
+
+
+def read_cookie(environ: dict[str, Any], name: str) -> str | None:
+    """One cookie's value (the first of its name), as the app reads it."""
     header = environ.get("HTTP_COOKIE")
     if not header or name not in header:
         return None
-    return parse_cookie(header).get(name) or None
+    return parse_cookie_header(header).get(name) or None
 
 
 def read_cookies(environ: dict[str, Any], name: str) -> list[str]:
@@ -169,4 +177,4 @@ def read_cookies(environ: dict[str, Any], name: str) -> list[str]:
     header = environ.get("HTTP_COOKIE")
     if not header or name not in header:
         return []
-    return [value for value in parse_cookie(header).getlist(name) if value]
+    return [value for value in parse_cookie_header(header).getlist(name) if value]

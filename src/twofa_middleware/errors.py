@@ -31,6 +31,13 @@ class InvalidRequest(TwoFactorError):
     message = "The request is malformed."
 
 
+class SetupExpired(InvalidRequest):
+    """No setup under way (never started, or started more than ``enrollment_seconds`` ago)."""
+
+    code = "setup_expired"
+    message = "The setup has expired. Start again."
+
+
 class NoSuchToken(InvalidRequest):
     """No live token with that id for this user (a subclass, so callers catching InvalidRequest still do)."""
 

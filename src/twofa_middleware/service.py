@@ -203,9 +203,8 @@ class TwoFactorService:
             return step
 
         try:
-            self.store.attempt(
-                user_id, now, check, self._lock_seconds,
-                enrollment_after=now - self.settings.enrollment_seconds,
+            self.store.attempt_enrollment(
+                user_id, now, check, self._lock_seconds, started_after=now - self.settings.enrollment_seconds
             )
         except (InvalidCode, CodeReused) as exc:
             self._event(user_id, "enroll_failed", exc.code, ip)

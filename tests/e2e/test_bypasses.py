@@ -110,7 +110,7 @@ def test_the_forward_auth_judge_refuses_cookie_lines_joined_behind_its_back(ngin
     if order == "session-first":
         lines.reverse()
     r = get(stack.twofa_url, "/_twofa_auth", ("X-Original-URI", "/secret"), ("X-Original-Method", "GET"), *lines)
-    assert r.status == 400, r
+    assert r.status == 403, r
     assert r.json()["error"] == "ambiguous_request", r
     assert r.header("X-Twofa-User") is None, r
 
@@ -122,12 +122,13 @@ DOT_SEGMENTS = ["/secret/..;/_2fa/", "/secret/..%5c_2fa/", "/secret/..\\_2fa/", 
 @pytest.mark.parametrize("uri", DOT_SEGMENTS)
 def test_the_forward_auth_judge_refuses_paths_with_dot_segments(nginx_stack, uri):
     """Asked directly, as nginx asks it: a URI whose path has ``.`` or ``..`` segments once
-    decoded (``..;``, ``\\`` as ``/`` too) is refused with 400, never resolved and judged."""
+    decoded (``..;``, ``\\`` as ``/`` too) is refused with 403 (which nginx passes on),
+    never resolved and judged."""
     stack = nginx_stack
     user = stack.enrolled(unique("judge"))
     for headers in ([("Cookie", f"sid={user.sid}")], []):  # an unverified user, and nobody
         r = get(stack.twofa_url, "/_twofa_auth", ("X-Original-URI", uri), ("X-Original-Method", "GET"), *headers)
-        assert r.status == 400, (uri, headers, r)
+        assert r.status == 403, (uri, headers, r)
         assert r.header("X-Twofa-User") is None and r.header("X-Twofa-Verify-Url") is None, r
 
 

@@ -40,7 +40,7 @@ def checked(
     assert resp.status < 500 or resp.status in allowed_5xx, f"property 1 (no 5xx){describe(req, resp)}"
     if 400 <= resp.status < 500 and not resp.reached_app:
         after = [snapshot(p) for p in db_paths]
-        for path, old, new in zip(db_paths, before, after):
+        for path, old, new in zip(db_paths, before, after, strict=True):
             assert old == new, (
                 f"property 2 (a 4xx changes nothing stored): {path.rsplit('/', 1)[-1]} changed\n"
                 f"{diff(old, new)}{describe(req, resp)}"

@@ -35,11 +35,11 @@ from twofa_middleware.proxy import forward_auth_app, proxy_app
 
 from .helpers import API, PASSWORD, SECRET_KEY, Req, clear_caches, dump, restore, send
 
-_common = dict(
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    print_blob=True,
-)
+_common: dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    "print_blob": True,
+}
 settings.register_profile("ci", derandomize=True, database=None, max_examples=60, **_common)
 settings.register_profile("dev", max_examples=150, **_common)
 settings.register_profile("thorough", max_examples=2000, **_common)
@@ -92,7 +92,7 @@ class FlaskWorld:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
-    def send(self, req: Req):  # noqa: ANN201
+    def send(self, req: Req):
         self.reached.clear()
         resp = send(self.app, req)
         resp.reached_app = bool(self.reached)
@@ -305,7 +305,7 @@ class ProxyWorld:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
-    def send(self, app: Any, req: Req):  # noqa: ANN201
+    def send(self, app: Any, req: Req):
         with self.upstream.lock:
             self.upstream.hits.clear()
         return send(app, req)
@@ -331,8 +331,10 @@ def proxy_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyWorld
     url = f"http://127.0.0.1:{server.server_port}"
     db_path = str(tmp / "twofa.db")
     store = SQLAlchemyStore(f"sqlite:///{db_path}")
-    options = dict(secret_key=SECRET_KEY, store=store, whoami_path="/whoami", session_cookie="sid",
-                   login_path="/login", issuer="Proxied", timeout=5.0, exempt_paths=EXEMPT)
+    options: dict[str, Any] = {
+        "secret_key": SECRET_KEY, "store": store, "whoami_path": "/whoami", "session_cookie": "sid",
+        "login_path": "/login", "issuer": "Proxied", "timeout": 5.0, "exempt_paths": EXEMPT,
+    }
     proxy = proxy_app(url, **options)
     fa = forward_auth_app(url, **options)
     world = ProxyWorld(upstream, proxy, fa, db_path)

@@ -215,13 +215,11 @@ def snapshot(path: str, *, excluded: bool = True) -> dict[str, list[tuple]]:
 
 
 def diff(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> str:
-    lines = []
+    lines: list[str] = []
     for table in sorted(before.keys() | after.keys()):
         old, new = set(before.get(table, [])), set(after.get(table, []))
-        for row in sorted(old - new, key=repr):
-            lines.append(f"  {table} - {dict(row)}")
-        for row in sorted(new - old, key=repr):
-            lines.append(f"  {table} + {dict(row)}")
+        lines.extend(f"  {table} - {dict(row)}" for row in sorted(old - new, key=repr))
+        lines.extend(f"  {table} + {dict(row)}" for row in sorted(new - old, key=repr))
     return "\n".join(lines)
 
 

@@ -89,7 +89,9 @@ CONTENT_LENGTHS = st.sampled_from([
     "", "abc", "1,1", "1.0",
 ])
 
-ACCEPTS = st.sampled_from([None, "text/html", "application/json", "*/*", "text/html;q=0", "", "application/json, text/html"])
+ACCEPTS = st.sampled_from(
+    [None, "text/html", "application/json", "*/*", "text/html;q=0", "", "application/json, text/html"]
+)
 X_REQUESTED_WITH = st.sampled_from([None, None, "XMLHttpRequest", "xmlhttprequest", "fetch"])
 ORIGINS = st.sampled_from([None, None, None, "null", "http://localhost", "http://evil.example", "http://localhost:80"])
 
@@ -157,8 +159,8 @@ SPECIAL_STRINGS = [
 FIELDS = ["password", "code", "name", "expires_in_days", "paths", "username", "confirm", "next", "csrf_token"]
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(-(2**80), 2**80), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=30), st.sampled_from(SPECIAL_STRINGS),
+    st.none(), st.booleans(), st.integers(), st.integers(-(2**80), 2**80),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30), st.sampled_from(SPECIAL_STRINGS),
 )
 json_values = st.recursive(
     json_scalars,
@@ -196,7 +198,7 @@ def form_bodies(csrf_pool: Sequence[str]) -> st.SearchStrategy[bytes]:
         st.text(max_size=20),
         st.sampled_from(list(csrf_pool) or [""]),
     )
-    fields = st.lists(st.tuples(st.sampled_from(FIELDS + ["saved", "expires_days", "x"]), value), max_size=6)
+    fields = st.lists(st.tuples(st.sampled_from([*FIELDS, "saved", "expires_days", "x"]), value), max_size=6)
 
     def encode(pairs: list[tuple[str, str]]) -> bytes:
         return urlencode([(k, v.encode("utf-8", "surrogatepass")) for k, v in pairs]).encode("ascii")
@@ -218,6 +220,8 @@ def bodies(draw: st.DrawFn, content_type: str | None, csrf_pool: Sequence[str]) 
 
 # -- whole requests -----------------------------------------------------------------------------
 
+NO_EXTRA_HEADERS: st.SearchStrategy[list[tuple[str, str]]] = st.just([])
+
 
 @st.composite
 def requests(
@@ -228,7 +232,7 @@ def requests(
     tokens: Sequence[str] = (),
     csrf: Sequence[str] = (),
     methods: st.SearchStrategy[str] = METHODS,
-    extra_headers: st.SearchStrategy[list[tuple[str, str]]] = st.just([]),
+    extra_headers: st.SearchStrategy[list[tuple[str, str]]] = NO_EXTRA_HEADERS,
     cookie_header: st.SearchStrategy[str | None] | None = None,
 ) -> Req:
     method = draw(methods)

@@ -150,7 +150,7 @@ def form_posts(draw: st.DrawFn, world: FlaskWorld) -> Req:
     from .strategies import FIELDS, SPECIAL_STRINGS
 
     for _ in range(draw(st.integers(0, 4))):
-        name = draw(st.sampled_from(FIELDS + ["saved", "expires_days", "paths", "confirm"]))
+        name = draw(st.sampled_from([*FIELDS, "saved", "expires_days", "paths", "confirm"]))
         value = draw(st.one_of(st.sampled_from([s for s in SPECIAL_STRINGS if len(s) < 60_000]), st.text(max_size=30),
                                st.sampled_from(["on", "1", "/api /x", "/api,/\u00e9", "30", "٣", "0", "99999999"])))
         fields.append((name, value))

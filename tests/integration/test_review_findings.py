@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import event
 from werkzeug.test import Client
 
@@ -173,3 +174,15 @@ def test_the_command_refuses_a_user_id_that_is_not_clean_text(tmp_path, command,
     assert result.exit_code == 2, result.output
     assert "not a valid user id" in result.output
     assert not db.exists()
+
+
+def test_a_cookie_byte_that_is_not_utf8_is_never_a_500_in_process(live_app):
+    """werkzeug's ``parse_cookie`` decodes the header as UTF-8 and raised; the app's own
+    ``Request.cookies`` reads it as latin-1. The middleware now reads it as the app does."""
+    client = ApiClient(live_app.url, validate=False)
+    client.register("bytes")
+    session = client.http.cookies["session"]
+    for path in ("/api/me", "/_2fa/api/status"):
+        r = requests.get(live_app.url + path, headers={"Cookie": f"session={session}; x=\xe9".encode("latin-1")},
+                         timeout=10)
+        assert r.status_code == 200, (path, r.status_code, r.text)

@@ -15,6 +15,7 @@ from twofa_middleware.errors import (
     InvalidCode,
     InvalidRequest,
     NotEnabled,
+    SetupExpired,
     Throttled,
     WrongPassword,
 )
@@ -83,8 +84,9 @@ def test_confirm_enrollment_with_wrong_code_leaves_2fa_off(service, clock):
 def test_confirm_enrollment_after_setup_expired_is_refused(service, clock):
     secret = service.enrollment("alice").secret
     clock.advance(SETTINGS.enrollment_seconds + 1)
-    with pytest.raises(InvalidRequest, match="expired"):
+    with pytest.raises(SetupExpired) as refused:
         service.confirm_enrollment("alice", code(secret, clock()))
+    assert (refused.value.status, refused.value.code) == (400, "setup_expired")
 
 
 def test_enrollment_when_already_enabled_is_refused(service, clock):

@@ -13,6 +13,11 @@ from .parity import Ambiguous, header_value, judged_path
 from .reverse import _error, _phrase
 from .upstream import COOKIE_AS_SENT
 
+# What the client of nginx sees of a refusal: auth_request passes 401 and 403 on
+# and turns any other status into a 500, and a request the app could read
+# differently is the client's doing, not a server error.
+_AMBIGUOUS = "403 Forbidden"
+
 
 class ForwardAuth:
     """Answers nginx ``auth_request`` and Traefik ``forwardAuth``: 2xx lets the request through.
@@ -38,9 +43,10 @@ class ForwardAuth:
       encoded ``.``, ``/`` or unreserved character, dot or empty segments),
       a path under the mount (the front proxy must route those here, not
       through ``auth_request``), or a Cookie header with repeated lines joined
-      by a comma or the session cookie twice → ``400`` ``ambiguous_request``:
-      judged exactly as the app will see it, or refused, never normalised
-      (see :mod:`.parity`);
+      by a comma, a quoted value or anything else that is not plain RFC 6265,
+      or the session cookie twice → ``403`` ``ambiguous_request`` (a 403, so
+      nginx shows the client a 403 rather than a 500): judged exactly as the
+      app will see it, or refused, never normalised (see :mod:`.parity`);
     - a token request that also carries cookies, or any ``Authorization``
       that is not a token of the middleware (Basic, say) → ``401``: nginx
       passes them on to the app, where cookies could carry someone's session
@@ -95,11 +101,13 @@ class ForwardAuth:
         try:
             path, query = judged_path(uri)
         except Ambiguous as exc:
-            return _refuse(start_response, exc.message, code=exc.code)
+            return _refuse(start_response, exc.message, _AMBIGUOUS, exc.code)
         if self._under_mount(path):
             # The front proxy routes the mount to this app, never through auth_request:
             # a mount path here is one the app would serve, and nothing vouches for it.
-            return _refuse(start_response, f"Route {self.mount}/ to the two-factor app, not through auth_request.")
+            return _refuse(
+                start_response, f"Route {self.mount}/ to the two-factor app, not through auth_request.", _AMBIGUOUS
+            )
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
             return _refuse(start_response, "Send a personal access token (Authorization: Bearer) without cookies.",
@@ -110,8 +118,8 @@ class ForwardAuth:
         try:
             decision = self.middleware.decision(judged, path)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
-            payload = {"error": exc.code, "message": exc.message}
-            return _json(start_response, f"{exc.status} {_phrase(exc.status)}", payload)
+            status = _AMBIGUOUS if isinstance(exc, Ambiguous) else f"{exc.status} {_phrase(exc.status)}"
+            return _json(start_response, status, {"error": exc.code, "message": exc.message})
         if isinstance(decision, Pass):
             user = decision.info.user_id
             return _status(start_response, "200 OK", [("X-Twofa-User", header_value(user))] if user else [])

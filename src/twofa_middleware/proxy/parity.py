@@ -12,9 +12,7 @@ segment, repeated Cookie lines, a duplicated session cookie) is refused with a
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote
-
-from werkzeug.http import parse_cookie
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from ..errors import InvalidRequest
 
@@ -27,6 +25,13 @@ _STRUCTURAL = frozenset("/\\;%")
 # Printable ASCII but ``%``: what a user name may carry as it is in a header.
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 _DIGITS = re.compile(r"[0-9]{1,19}\Z")
+# RFC 6265 4.1.1: a cookie name is a token; a value is cookie-octets (no space,
+# DQUOTE, comma, ';' or '\\'); a cookie-string is pairs joined by "; ".
+_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_VALUE = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_COOKIE_NAME = re.compile(_NAME)
+_COOKIE_VALUE = re.compile(_VALUE)
+_COOKIE_STRING = re.compile(rf"{_NAME}={_VALUE}(?:; {_NAME}={_VALUE})*")
 
 
 class Ambiguous(InvalidRequest):
@@ -58,6 +63,10 @@ def judged_path(uri: str) -> tuple[str, str]:
         char = chr(int(byte, 16))
         if char in _UNRESERVED or char in _STRUCTURAL or char < " " or char == "\x7f":
             raise Ambiguous("The path has an escape that apps decode differently.")
+    try:  # overlong or broken UTF-8 (%C0%AE is '.' to a lax decoder) is read differently by each app
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Ambiguous("The path's escapes are not valid UTF-8.") from None
     check_segments(raw)
     return unquote(raw, encoding="latin-1"), query
 
@@ -75,21 +84,30 @@ def check_segments(path: str) -> None:
             raise Ambiguous("The path has an empty segment ('//').")
 
 
-def single_cookie_header(header: str | None, session_cookie: str) -> None:
-    """:class:`Ambiguous` unless the Cookie header is one plain line with one session cookie.
+def cookie_ok(name: str, value: str) -> bool:
+    """A cookie that can be written back as plain RFC 6265: a token name, cookie-octets only."""
+    return bool(_COOKIE_NAME.fullmatch(name)) and bool(_COOKIE_VALUE.fullmatch(value))
 
-    Servers join repeated Cookie lines differently (werkzeug and gunicorn with
-    ``,``, Node, Go and Java servlet containers with ``;`` or as a list), and apps
-    take the first or the last of two cookies of one name. A comma is not allowed
-    in a cookie (RFC 6265), so one means the lines were joined behind our back.
+
+def plain_cookie_header(header: str | None, session_cookie: str) -> None:
+    r""":class:`Ambiguous` unless the Cookie header is one plain RFC 6265 line with one session cookie.
+
+    Only ``name=value`` pairs joined by ``"; "``, names that are tokens, values of
+    cookie-octets: no quotes, spaces, ``\``, ``,``, control or non-ASCII bytes.
+    Parsers disagree on everything else: werkzeug reads ``a="x; sid=Y"; sid=X``
+    as one quoted value then ``sid=X``, an Express-style parser as ``sid=Y``;
+    servers join repeated Cookie lines with ``,`` (werkzeug, gunicorn) or
+    ``"; "`` (Node, Go); apps take the first or the last of two cookies of one name.
     """
     if not header:
         return
-    if "," in header:
+    if not _COOKIE_STRING.fullmatch(header):
         raise Ambiguous(
-            "The Cookie header has a ',': send one Cookie line (nginx: proxy_set_header Cookie $http_cookie)."
+            "The Cookie header is not one plain line of name=value pairs "
+            "(nginx: proxy_set_header Cookie $http_cookie)."
         )
-    if session_cookie in header and len(parse_cookie(header).getlist(session_cookie)) > 1:
+    names = [pair.partition("=")[0] for pair in header.split("; ")]
+    if names.count(session_cookie) > 1:
         raise Ambiguous("The session cookie is sent more than once.")
 
 

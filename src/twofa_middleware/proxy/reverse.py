@@ -6,19 +6,18 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
+from ..cookies import parse_cookie_header
 from ..errors import InvalidRequest, TwoFactorError
 from ..identity import TwoFactorInfo
 from ..web.http import wants_json
-from .parity import Ambiguous, check_segments, content_length, header_value
+from .parity import Ambiguous, check_segments, content_length, cookie_ok, header_value
 
 log = logging.getLogger("twofa_middleware.proxy")
 
@@ -40,9 +39,6 @@ _SET_BY_PROXY = frozenset(
 _ROUTING = frozenset({"forwarded", "x-real-ip", "x-original-url", "x-rewrite-url", "x-original-uri",
                       "x-original-method"})
 _ROUTING_PREFIXES = ("x-forwarded-", "x-twofa-")
-# RFC 6265: a cookie name is a token; a value is cookie-octets (no space, DQUOTE, comma, ';' or '\').
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*\Z")
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _CHUNK = 64 * 1024
 
@@ -82,10 +78,6 @@ def strip_hop_by_hop(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]
     ]
 
 
-def _cookie_ok(name: str, value: str) -> bool:
-    return bool(_COOKIE_NAME.match(name)) and bool(_COOKIE_VALUE.match(value))
-
-
 def canonical_cookie_header(header: str | None, strip_prefix: str = "twofa_") -> str | None:
     """The Cookie header as the upstream gets it: exactly what the middleware read.
 
@@ -102,11 +94,11 @@ def canonical_cookie_header(header: str | None, strip_prefix: str = "twofa_") ->
         return None
     seen: set[str] = set()
     parts = []
-    for name, value in parse_cookie(header).items(multi=True):
+    for name, value in parse_cookie_header(header).items(multi=True):
         if name in seen:
             continue
         seen.add(name)
-        if (strip_prefix and name.startswith(strip_prefix)) or not _cookie_ok(name, value):
+        if (strip_prefix and name.startswith(strip_prefix)) or not cookie_ok(name, value):
             continue
         parts.append(f"{name}={value}")
     return "; ".join(parts) or None

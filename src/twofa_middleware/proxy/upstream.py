@@ -10,8 +10,8 @@ from typing import Any
 from ..cache import TTLCache
 from ..cookies import read_cookie
 from ..identity import CheckPasswordFunc, IdentifyFunc, Identity
-from .parity import single_cookie_header
-from .reverse import UpstreamUnavailable, _cookie_ok, _Upstream, canonical_cookie_header
+from .parity import cookie_ok, plain_cookie_header
+from .reverse import UpstreamUnavailable, _Upstream, canonical_cookie_header
 
 log = logging.getLogger("twofa_middleware.proxy")
 
@@ -72,7 +72,7 @@ def upstream_identify(
     def identify(environ: dict[str, Any]) -> Identity | None:
         raw = environ.get("HTTP_COOKIE") or None
         if environ.get(COOKIE_AS_SENT):
-            single_cookie_header(raw, session_cookie)  # the app must read the very header asked about
+            plain_cookie_header(raw, session_cookie)  # the app must read the very header asked about
             header = raw
         else:
             header = canonical_cookie_header(raw, strip_cookie_prefix)
@@ -92,7 +92,7 @@ def upstream_identify(
         # only if canonical_cookie_header passed it on.
         value = read_cookie(environ, session_cookie)
         session_key = ""
-        if value and _cookie_ok(session_cookie, value):
+        if value and cookie_ok(session_cookie, value):
             session_key = hashlib.sha256(value.encode("utf-8")).hexdigest()
         identity = Identity(user, session_key)
         cache.set(header, identity)

@@ -29,6 +29,7 @@ from ..errors import (
     InvalidCode,
     InvalidRequest,
     NotEnabled,
+    SetupExpired,
     StoreUnavailable,
     Throttled,
 )
@@ -105,6 +106,14 @@ class _LockedRow:
             .values(used_at=now)
         ))
         return result.rowcount == 1
+
+
+def _outcome(result: AttemptResult, refused: InvalidCode | CodeReused | None) -> AttemptResult:
+    """Raise a refused code, after its transaction counted the failure, with what it did."""
+    if refused is not None:
+        refused.attempt = result
+        raise refused
+    return result
 
 
 def _token_record(row: AccessToken) -> TokenRecord:
@@ -282,53 +291,51 @@ class SQLAlchemyStore:
 
     # -- verification --------------------------------------------------------
 
-    def attempt(
-        self,
-        user_id: str,
-        now: float,
-        check: Check,
-        lock_seconds: Callable[[int], int],
-        *,
-        enrollment_after: float | None = None,
-    ) -> AttemptResult:
-        """Run ``check`` on the locked row; count a failure or reset the count.
+    def attempt(self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]) -> AttemptResult:
+        """Run ``check`` on the enabled secret under the row lock; count a failure or reset the count.
 
-        ``check`` returns the accepted time step, or raises InvalidCode/CodeReused.
-        With ``enrollment_after``, ``check`` sees the pending enrollment secret
-        (started after that time) instead of the enabled one: confirming a
-        setup is throttled exactly like signing in.
+        ``check`` returns the accepted time step, or raises InvalidCode/CodeReused,
+        which is raised again, once the failure is counted, with ``attempt`` set.
         """
-        refused: InvalidCode | CodeReused | None = None
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if enrollment_after is None:
-                if row is None or row.secret is None:
-                    raise NotEnabled()
-                secret = row.secret
-            else:
-                if row is not None and row.secret is not None:
-                    raise AlreadyEnabled()
-                if row is None or row.pending_secret is None or (row.pending_since or 0) < enrollment_after:
-                    raise InvalidRequest("The setup has expired. Start again.")
-                secret = row.pending_secret
-            if row.locked_until is not None and row.locked_until > now:
-                raise Throttled(int(row.locked_until - now + 0.999))
-            try:
-                step = check(_LockedRow(s, row, secret))
-            except (InvalidCode, CodeReused) as exc:
-                refused = exc
-                row.failures += 1
-                seconds = lock_seconds(row.failures)
-                row.locked_until = now + seconds if seconds else None
-            else:
-                row.last_step = max(row.last_step, step)
-                row.failures = 0
-                row.locked_until = None
-            result = AttemptResult(failures=row.failures, locked_until=row.locked_until)
-        if refused is not None:
-            refused.attempt = result
-            raise refused
-        return result
+            if row is None or row.secret is None:
+                raise NotEnabled()
+            result, refused = self._judge(s, row, row.secret, now, check, lock_seconds)
+        return _outcome(result, refused)
+
+    def attempt_enrollment(
+        self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int], started_after: float
+    ) -> AttemptResult:
+        """As :meth:`attempt`, on the pending secret of a setup started after ``started_after``:
+        confirming a setup is throttled exactly like signing in."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is not None and row.secret is not None:
+                raise AlreadyEnabled()
+            if row is None or row.pending_secret is None or (row.pending_since or 0) < started_after:
+                raise SetupExpired()
+            result, refused = self._judge(s, row, row.pending_secret, now, check, lock_seconds)
+        return _outcome(result, refused)
+
+    @staticmethod
+    def _judge(
+        s: Session, row: TwoFactorUser, secret: str, now: float, check: Check, lock_seconds: Callable[[int], int]
+    ) -> tuple[AttemptResult, InvalidCode | CodeReused | None]:
+        """The locked row's lockout, the check, and the failure count it leaves behind."""
+        if row.locked_until is not None and row.locked_until > now:
+            raise Throttled(int(row.locked_until - now + 0.999))
+        try:
+            step = check(_LockedRow(s, row, secret))
+        except (InvalidCode, CodeReused) as exc:
+            row.failures += 1
+            seconds = lock_seconds(row.failures)
+            row.locked_until = now + seconds if seconds else None
+            return AttemptResult(failures=row.failures, locked_until=row.locked_until), exc
+        row.last_step = max(row.last_step, step)
+        row.failures = 0
+        row.locked_until = None
+        return AttemptResult(failures=0, locked_until=None), None
 
     # -- recovery codes ------------------------------------------------------
 
