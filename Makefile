@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export TWOFA_DATABASE_URL ?= sqlite:///twofa.db
 
-.PHONY: demo demo-pyramid test test-fast lint bench screenshots clean
+.PHONY: demo demo-pyramid demo-django test test-fast lint bench screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ demo: $(VENV)/.installed-demo
 # The same pages and routes in the other frameworks' examples.
 demo-pyramid: $(VENV)/.installed-demo
 	PORT=$(PORT) $(BIN)/python -m examples.pyramid_app
+
+demo-django: $(VENV)/.installed-demo
+	PORT=$(PORT) $(BIN)/python -m examples.django_app
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .cache import TTLCache
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -25,14 +27,33 @@ class Identity:
 
 
 class IdentifyFunc(Protocol):
-    """Returns the signed-in user of a request, or None when nobody is.
-
-    An identify whose answer depends on the ``Cookie`` header alone may say so
-    with an attribute ``keyed_by_cookie = True``: the middleware then remembers
-    its pass decisions by the raw header (see :mod:`twofa_middleware.decisions`).
-    """
+    """Returns the signed-in user of a request, or None when nobody is."""
 
     def __call__(self, environ: dict[str, Any]) -> Identity | None: ...
+
+
+class CookieKeyedIdentify:
+    """An ``identify`` whose answer depends on the ``Cookie`` header alone.
+
+    Wrapped in this, it tells the middleware so: the middleware then remembers
+    its pass decisions by the raw header, and the steady state is one dict
+    lookup (see :mod:`twofa_middleware.pass_cache`). Never wrap an identify that
+    reads anything else (a header, the client's address, server-side state that
+    can end while the cookie stays the same).
+
+    :param identify: the function.
+    :param cache: its own cache of answers by header, if it keeps one: tests and
+        the benchmark look at it, and :meth:`TwoFactorMiddleware.forget_cached` empties it.
+    """
+
+    __slots__ = ("_identify", "cache")
+
+    def __init__(self, identify: IdentifyFunc, cache: TTLCache[str, Identity] | None = None) -> None:
+        self._identify = identify
+        self.cache = cache
+
+    def __call__(self, environ: dict[str, Any]) -> Identity | None:
+        return self._identify(environ)
 
 
 class CheckPasswordFunc(Protocol):

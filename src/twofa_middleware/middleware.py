@@ -14,13 +14,12 @@ from .config import Settings
 from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
 from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide
-from .decisions import Decisions
 from .errors import InvalidToken, StoreUnavailable
-from .identity import CheckPasswordFunc, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
+from .identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
+from .pass_cache import PassCache
 from .service import TwoFactorService
 from .store.base import Store
 from .web.app import TwoFactorWeb
-from .web.context import urls
 from .web.http import error_json, secure
 
 log = logging.getLogger("twofa_middleware")
@@ -86,12 +85,12 @@ class TwoFactorMiddleware:
         self.cookies = Cookies(self.settings, keyring)
         self.service = TwoFactorService(self.settings, keyring, store, check_password, notify, clock)
         self.web = TwoFactorWeb(self.settings, self.service, self.cookies, identify)
-        self.urls = urls(self.settings)
+        self.urls = self.web.urls.links()
         self._mount_prefix = self.settings.mount + "/"
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
-        self.decisions = (
-            Decisions(self.settings.cache_seconds, self.service.state)
-            if getattr(identify, "keyed_by_cookie", False)
+        self.passes = (
+            PassCache(self.settings.cache_seconds, self.service.state)
+            if isinstance(identify, CookieKeyedIdentify)
             else None
         )
 
@@ -104,10 +103,10 @@ class TwoFactorMiddleware:
 
     def decision(self, environ: dict[str, Any], path: str) -> Decision:
         """The decision for a request to the app at ``path``; forward auth asks this too."""
-        # Steady state: these very cookies passed a moment ago (see decisions.py).
+        # Steady state: these very cookies passed a moment ago (see pass_cache.py).
         cookie: str = environ.get("HTTP_COOKIE", "")
-        if cookie and self.decisions is not None and not _is_bearer(environ):
-            info = self.decisions.get(cookie)
+        if cookie and self.passes is not None and not _is_bearer(environ):
+            info = self.passes.get(cookie)
             if info is not None:
                 return Pass(info)
         facts = self.facts(environ, path)
@@ -122,8 +121,10 @@ class TwoFactorMiddleware:
     def forget_cached(self) -> None:
         """Drop every in-process cache (states, tokens, remembered passes), as a restart would."""
         self.service.forget_cached()
-        if self.decisions is not None:
-            self.decisions.clear()
+        if self.passes is not None:
+            self.passes.clear()
+        if isinstance(self.identify, CookieKeyedIdentify) and self.identify.cache is not None:
+            self.identify.cache.clear()
 
     def guard(self, environ: dict[str, Any], identity: Identity | None) -> Decision:
         """The decision for the user a framework resolved itself: for in-app guards.
@@ -211,8 +212,8 @@ class TwoFactorMiddleware:
         return response
 
     def _remember(self, cookie: str, facts: Facts, decision: Pass) -> None:
-        if self.decisions is not None and facts.identity is not None and facts.state is not None:
-            self.decisions.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
+        if self.passes is not None and facts.identity is not None and facts.state is not None:
+            self.passes.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
 
 
 def _is_bearer(environ: dict[str, Any]) -> bool:

@@ -314,8 +314,6 @@ class ProxyWorld:
         restore(self.db_path, self._saved)
         clear_caches(self.proxy)
         clear_caches(self.forward_auth.middleware)
-        for identify in (self.proxy.identify, self.forward_auth.middleware.identify):
-            identify.cache.clear()
 
 
 EXEMPT = ("/public/", "/logout")

@@ -50,7 +50,7 @@ def test_the_document_is_openapi_3_1_with_valid_schemas():
 def test_every_api_route_is_documented_and_every_documented_route_exists(live_app):
     web = live_app.middleware.web
     routed = set()
-    for rule in web.url_map.iter_rules():
+    for rule in web.urls.map.iter_rules():
         if rule.rule.startswith(API + "/"):
             path = re.sub(r"<[^:>]+:(\w+)>|<(\w+)>", lambda m: "{id}", rule.rule[len(API):])
             for method in rule.methods - {"HEAD", "OPTIONS"}:

@@ -15,6 +15,7 @@ from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.adapters.flask import session_identify
 from twofa_middleware.cache import TTLCache
 from twofa_middleware.cookies import session_hash
+from twofa_middleware.identity import CookieKeyedIdentify
 
 KEY = "unit-test-secret-key-0123456789abcdef"
 ALICE = Identity("alice", "nonce-1")
@@ -102,10 +103,9 @@ def remembering(tmp_path):
     def identify(environ):
         return ALICE if "sess=alice" in environ.get("HTTP_COOKIE", "") else None
 
-    identify.keyed_by_cookie = True  # type: ignore[attr-defined]
     store = SQLAlchemyStore(f"sqlite:///{tmp_path}/t.db")
     middleware = TwoFactorMiddleware(
-        app, secret_key=KEY, store=store, identify=identify, check_password=lambda u, p: True,
+        app, secret_key=KEY, store=store, identify=CookieKeyedIdentify(identify), check_password=lambda u, p: True,
         verified_max_age=60, cache_seconds=30,
     )
     store.enable("alice", middleware.service.keyring.encrypt("JBSWY3DPEHPK3PXP"), 0, [], time.time())
@@ -171,4 +171,4 @@ def test_forged_flask_sessions_are_not_kept(flask_app):
     identify = session_identify(flask_app)
     for i in range(50):
         assert identify({"HTTP_COOKIE": f"session=forged{i}.x.y"}) is None
-    assert len(identify.cache) == 0  # type: ignore[attr-defined]
+    assert identify.cache is not None and len(identify.cache) == 0

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
-from ..identity import IdentifyFunc, Identity
+from ..identity import CookieKeyedIdentify, IdentifyFunc, Identity
 
 # Longer session cookies are decoded each time rather than kept: nobody can
 # make the cache hold much memory.
@@ -50,11 +50,8 @@ def session_identify(
                 cache.set(value, identity, ttl=(identity.expires_at or 0) - time.time())
         return identity
 
-    # The answer depends on the Cookie header alone: the middleware may remember
-    # its decisions by that header.
-    identify.keyed_by_cookie = True  # type: ignore[attr-defined]
-    identify.cache = cache  # type: ignore[attr-defined]  # for tests and the benchmark
-    return identify
+    # The answer depends on the Cookie header alone: the middleware may remember its decisions by it.
+    return CookieKeyedIdentify(identify, cache)
 
 
 def _decode(app: Flask, value: str, user_key: str, nonce_key: str) -> Identity | None:

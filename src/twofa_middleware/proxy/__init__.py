@@ -24,10 +24,10 @@ said "nobody" instead would let a signed-in user who owes the second factor
 through whenever the who-am-I call alone failed (a timeout under load, say).
 """
 
+from .common import UpstreamTimeout as UpstreamTimeout
+from .common import UpstreamUnavailable as UpstreamUnavailable
 from .forward_auth import ForwardAuth as ForwardAuth
 from .reverse import ReverseProxy as ReverseProxy
-from .reverse import UpstreamTimeout as UpstreamTimeout
-from .reverse import UpstreamUnavailable as UpstreamUnavailable
 from .reverse import canonical_cookie_header as canonical_cookie_header
 from .reverse import strip_hop_by_hop as strip_hop_by_hop
 from .upstream import upstream_check_password as upstream_check_password

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from werkzeug.wrappers import Response
 
 from ..decision import Challenge, Pass
 from ..errors import TwoFactorError
 from ..middleware import TwoFactorMiddleware
+from ..web.http import error_json, secure
+from .common import error
 from .parity import Ambiguous, header_value, judged_path
-from .reverse import _error, _phrase
 from .upstream import COOKIE_AS_SENT
 
 # What the client of nginx sees of a refusal: auth_request passes 401 and 403 on
 # and turns any other status into a 500, and a request the app could read
 # differently is the client's doing, not a server error.
-_AMBIGUOUS = "403 Forbidden"
+_AMBIGUOUS = 403
 
 
 class ForwardAuth:
@@ -83,70 +85,68 @@ class ForwardAuth:
         try:
             return app(environ, start_response)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
-            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
 
     def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         original, forwarded = environ.get("HTTP_X_ORIGINAL_URI"), environ.get("HTTP_X_FORWARDED_URI")
         # nginx sets the one, Traefik the other, and each passes the client's
         # headers on: a client's copy of the other one must not pick the path judged.
         if original and forwarded and original != forwarded:
-            return _refuse(start_response, "X-Original-URI and X-Forwarded-Uri disagree.")
+            return _refuse(environ, start_response, "X-Original-URI and X-Forwarded-Uri disagree.")
         uri = original or forwarded
         if not uri:
-            return _refuse(start_response, "Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik).")
+            return _refuse(environ, start_response, "Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik).")
         # IIS and old Symfony serve the path these name: the app would not serve the one judged.
         if environ.get("HTTP_X_ORIGINAL_URL") or environ.get("HTTP_X_REWRITE_URL"):
-            return _refuse(start_response, "X-Original-URL and X-Rewrite-URL are not accepted.")
+            return _refuse(environ, start_response, "X-Original-URL and X-Rewrite-URL are not accepted.")
         method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
         try:
             path, query = judged_path(uri)
         except Ambiguous as exc:
-            return _refuse(start_response, exc.message, _AMBIGUOUS, exc.code)
+            return _refuse(environ, start_response, exc.message, _AMBIGUOUS, exc.code)
         if self._under_mount(path):
             # The front proxy routes the mount to this app, never through auth_request:
             # a mount path here is one the app would serve, and nothing vouches for it.
             return _refuse(
-                start_response, f"Route {self.mount}/ to the two-factor app, not through auth_request.", _AMBIGUOUS
+                environ, start_response, f"Route {self.mount}/ to the two-factor app, not through auth_request.",
+                _AMBIGUOUS,
             )
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
-            return _refuse(start_response, "Send a personal access token (Authorization: Bearer) without cookies.",
-                           "401 Unauthorized")
+            return _refuse(environ, start_response,
+                           "Send a personal access token (Authorization: Bearer) without cookies.", 401)
         judged = dict(environ)
         judged.update(PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="")
         judged["twofa.forward_auth.method"] = method
         try:
             decision = self.middleware.decision(judged, path)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
-            status = _AMBIGUOUS if isinstance(exc, Ambiguous) else f"{exc.status} {_phrase(exc.status)}"
-            return _json(start_response, status, {"error": exc.code, "message": exc.message})
+            status = _AMBIGUOUS if isinstance(exc, Ambiguous) else exc.status
+            return _refuse(environ, start_response, exc.message, status, exc.code)
         if isinstance(decision, Pass):
             user = decision.info.user_id
-            return _status(start_response, "200 OK", [("X-Twofa-User", header_value(user))] if user else [])
+            return _allow(environ, start_response, [("X-Twofa-User", header_value(user))] if user else [])
         if isinstance(decision, Challenge):
             # Where to send the browser, with ``next``: the URL the header carries.
             location = self.middleware.web.step_location(decision.step, judged)
-            return _json(start_response, "401 Unauthorized",
-                         {"error": "two_factor_required", "verify_url": location},
-                         (("X-Twofa-Verify-Url", location),))
-        headers = (("WWW-Authenticate", 'Bearer error="invalid_token"'),) if decision.status == 401 else ()
-        return _json(start_response, f"{decision.status} {_phrase(decision.status)}",
-                     {"error": decision.code, "message": decision.message}, headers)
-
-def _json(
-    start_response: Callable[..., Any], status: str, payload: dict[str, str], headers: tuple[tuple[str, str], ...] = ()
-) -> Iterable[bytes]:
-    start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers])
-    return [json.dumps(payload).encode()]
+            response = error_json("two_factor_required", "Verify with your second factor first.", 401,
+                                  verify_url=location)
+            response.headers["X-Twofa-Verify-Url"] = location
+            return response(environ, start_response)
+        response = error_json(decision.code, decision.message, decision.status)
+        if decision.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response(environ, start_response)
 
 
 def _refuse(
-    start_response: Callable[..., Any], message: str, status: str = "400 Bad Request", code: str = "invalid_request"
+    environ: dict[str, Any], start_response: Callable[..., Any], message: str, status: int = 400,
+    code: str = "invalid_request",
 ) -> Iterable[bytes]:
-    return _json(start_response, status, {"error": code, "message": message})
+    return error_json(code, message, status)(environ, start_response)
 
 
-def _status(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]]) -> Iterable[bytes]:
-    start_response(status, [("Content-Type", "text/plain"), ("Cache-Control", "no-store"), *headers])
-    return [b""]
-
+def _allow(
+    environ: dict[str, Any], start_response: Callable[..., Any], headers: list[tuple[str, str]]
+) -> Iterable[bytes]:
+    return secure(Response(b"", 200, headers, mimetype="text/plain"))(environ, start_response)

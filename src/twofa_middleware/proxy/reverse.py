@@ -4,19 +4,15 @@ header, cookie and error helpers the other proxy modules share."""
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote, urlsplit
-
-from werkzeug.wrappers import Response
+from urllib.parse import quote
 
 from ..cookies import parse_cookie_header
-from ..errors import InvalidRequest, TwoFactorError
+from ..errors import InvalidRequest
 from ..identity import TwoFactorInfo
-from ..web.http import wants_json
+from .common import Upstream, UpstreamTimeout, UpstreamUnavailable, error, phrase
 from .parity import Ambiguous, check_segments, content_length, cookie_ok, header_value
 
 log = logging.getLogger("twofa_middleware.proxy")
@@ -41,20 +37,6 @@ _ROUTING = frozenset({"forwarded", "x-real-ip", "x-original-url", "x-rewrite-url
 _ROUTING_PREFIXES = ("x-forwarded-", "x-twofa-")
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _CHUNK = 64 * 1024
-
-
-class UpstreamUnavailable(TwoFactorError):
-    """The upstream could not be asked (who is signed in, or a password): nothing is let through."""
-
-    code = "upstream_unavailable"
-    status = 502
-    message = "The application is not reachable right now. Try again in a moment."
-
-
-class UpstreamTimeout(UpstreamUnavailable):
-    code = "upstream_timeout"
-    status = 504
-    message = "The application took too long to answer. Try again in a moment."
 
 
 # -- headers and cookies --------------------------------------------------------------
@@ -111,53 +93,6 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]
     headers = list(headers)
     chunked = any(name.lower() == "transfer-encoding" for name, _ in headers)
     return [(n, v) for n, v in strip_hop_by_hop(headers) if not (chunked and n.lower() == "content-length")]
-
-
-def _error(environ: dict[str, Any], status: int, code: str, message: str) -> Response:
-    if wants_json(environ):
-        response = Response(json.dumps({"error": code, "message": message}), status, mimetype="application/json")
-    else:
-        response = Response(message + "\n", status, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-class _Upstream:
-    """Where the upstream is, from its base URL (``http://host:port/optional/prefix``)."""
-
-    def __init__(self, url: str, timeout: float) -> None:
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"upstream must be an http:// URL with a host, not {url!r}")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("upstream must not carry credentials, a query or a fragment")
-        self.host = parts.hostname
-        self.port = parts.port or 80
-        self.netloc = parts.netloc
-        self.base_path = parts.path.rstrip("/")
-        self.timeout = timeout
-
-    def connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-
-    def call(self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-             limit: int = 64 * 1024) -> tuple[int, bytes]:
-        """One small request; its status and up to ``limit`` bytes of body.
-
-        Connection faults raise :class:`UpstreamUnavailable` (a timeout
-        :class:`UpstreamTimeout`). No cookie the upstream sets is kept.
-        """
-        conn = self.connect()
-        try:
-            conn.request(method, self.base_path + path, body=body, headers={"Host": self.netloc, **headers})
-            response = conn.getresponse()
-            return response.status, response.read(limit)
-        except TimeoutError as exc:
-            raise UpstreamTimeout() from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: a header http.client refused
-            raise UpstreamUnavailable() from exc
-        finally:
-            conn.close()
 
 
 # -- the proxy ------------------------------------------------------------------------
@@ -236,7 +171,7 @@ class ReverseProxy:
         max_unsized_body: int = 1024 * 1024,
         user_header: str | None = None,
     ) -> None:
-        self.upstream = _Upstream(upstream, timeout)
+        self.upstream = Upstream(upstream, timeout)
         self.preserve_host = preserve_host
         self.strip_cookie_prefix = strip_cookie_prefix
         self.max_unsized_body = max_unsized_body
@@ -248,7 +183,7 @@ class ReverseProxy:
             target = self.target(environ)
             length, body = self._body(environ)
         except _BadRequest as exc:
-            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
         conn = self.upstream.connect()
         try:
             conn.putrequest(environ["REQUEST_METHOD"], target, skip_host=True, skip_accept_encoding=True)
@@ -260,21 +195,21 @@ class ReverseProxy:
             response = conn.getresponse()
         except _BadRequest as exc:
             conn.close()
-            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
         except TimeoutError:
             conn.close()
             log.warning("upstream %s timed out", self.upstream.netloc)
-            return _error(environ, 504, "upstream_timeout", UpstreamTimeout.message)(environ, start_response)
+            return error(environ, 504, "upstream_timeout", UpstreamTimeout.message)(environ, start_response)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             log.warning("upstream %s unreachable: %s", self.upstream.netloc, exc)
-            return _error(environ, 502, "upstream_unavailable", UpstreamUnavailable.message)(
+            return error(environ, 502, "upstream_unavailable", UpstreamUnavailable.message)(
                 environ, start_response
             )
         except ValueError:  # http.client refused a header value or the method
             conn.close()
-            return _error(environ, 400, "invalid_request", "The request is malformed.")(environ, start_response)
-        reason = response.reason or _phrase(response.status)
+            return error(environ, 400, "invalid_request", "The request is malformed.")(environ, start_response)
+        reason = response.reason or phrase(response.status)
         start_response(f"{response.status} {reason}", response_headers(response.msg.items()))
         return _Streamed(conn, response)
 
@@ -350,10 +285,3 @@ def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
             raise _BadRequest(400, "incomplete_body", "The request body ended early.")
         left -= len(data)
         yield data
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"

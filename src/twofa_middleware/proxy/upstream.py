@@ -9,9 +9,10 @@ from typing import Any
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
-from ..identity import CheckPasswordFunc, IdentifyFunc, Identity
+from ..identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity
+from .common import Upstream, UpstreamUnavailable
 from .parity import cookie_ok, plain_cookie_header
-from .reverse import UpstreamUnavailable, _Upstream, canonical_cookie_header
+from .reverse import canonical_cookie_header
 
 log = logging.getLogger("twofa_middleware.proxy")
 
@@ -66,7 +67,7 @@ def upstream_identify(
     nobody for a while after. The price: a request with cookies but no
     signed-in user asks the upstream every time.
     """
-    endpoint = _Upstream(upstream, timeout)
+    endpoint = Upstream(upstream, timeout)
     cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
 
     def identify(environ: dict[str, Any]) -> Identity | None:
@@ -98,10 +99,8 @@ def upstream_identify(
         cache.set(header, identity)
         return identity
 
-    # The answer depends on the Cookie header alone.
-    identify.keyed_by_cookie = True  # type: ignore[attr-defined]
-    identify.cache = cache  # type: ignore[attr-defined]
-    return identify
+    # The answer depends on the Cookie header alone: the middleware may remember its decisions by it.
+    return CookieKeyedIdentify(identify, cache)
 
 
 def _user_of(status: int, body: bytes, user_field: str) -> str | None:
@@ -135,7 +134,7 @@ def upstream_check_password(
     the answer is kept). A 5xx or 429 raises :class:`UpstreamUnavailable` (a
     503-like answer, never counted as a wrong password).
     """
-    endpoint = _Upstream(upstream, timeout)
+    endpoint = Upstream(upstream, timeout)
 
     def check_password(user_id: str, password: str) -> bool:
         body = json.dumps({username_field: user_id, password_field: password}).encode("utf-8")

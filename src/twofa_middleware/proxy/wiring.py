@@ -11,9 +11,10 @@ from ..config import Settings
 from ..crypto import SecretKey
 from ..middleware import TwoFactorMiddleware
 from ..store.base import Store
+from .common import UpstreamUnavailable, error
 from .forward_auth import ForwardAuth
 from .parity import Ambiguous, check_segments
-from .reverse import ReverseProxy, UpstreamUnavailable, _error
+from .reverse import ReverseProxy
 from .upstream import upstream_check_password, upstream_identify
 
 log = logging.getLogger("twofa_middleware.proxy")
@@ -27,12 +28,12 @@ class ProxyMiddleware(TwoFactorMiddleware):
         try:
             check_segments(environ.get("PATH_INFO", "") or "/")
         except Ambiguous as exc:
-            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
         try:
             return super().__call__(environ, start_response)
         except UpstreamUnavailable as exc:
             log.warning("cannot ask the upstream who is signed in: %s", exc.__cause__ or exc)
-            return _error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
 
 
 def proxy_app(

@@ -17,7 +17,6 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from ..config import Settings
@@ -27,12 +26,11 @@ from ..store.base import TokenRecord
 from ..times import rfc3339
 from .context import Ctx
 from .http import error_json, json_response, secure
+from .routes import TOKEN_ID, Access
 
 Body = dict[str, Any]
 Handler = Callable[[Ctx, Body], Response]
 
-# Who may reach an endpoint (the values of TwoFactorWeb's access levels).
-_PUBLIC, _SIGNED_IN = "public", "signed_in"
 
 
 class UnsupportedMediaType(TwoFactorError):
@@ -128,27 +126,25 @@ class Api:
             ("/disable", "POST", "disable", self.disable, no, no, True, True),
             ("/tokens", "GET", "tokens", self.tokens, no, no, True, False),
             ("/tokens", "POST", "token_create", self.token_create, token_fields, frozenset({"name"}), True, True),
-            ("/tokens/<int(min=1, max=9223372036854775807):token_id>", "DELETE", "token_revoke",
+            (f"/tokens/{TOKEN_ID}", "DELETE", "token_revoke",
              self.token_revoke, no, no, True, True),
         ]
 
     # -- registration ------------------------------------------------------------
 
-    def rules(self) -> list[Rule]:
-        rules = [Rule(f"{self.prefix}{path}", endpoint=f"api_{name}", methods=[method])
-                 for path, method, name, *_ in self._table]
-        rules.append(Rule(f"{self.prefix}/openapi.json", endpoint="api_openapi", methods=["GET"]))
-        return rules
+    def routes(self) -> tuple[tuple[str, str, str, Access], ...]:
+        """``(path below {mount}/api, endpoint, method, access)`` for :class:`~.routes.Urls`.
 
-    def handlers(self) -> dict[str, tuple[Callable[[Any], Response], str]]:
-        # Every call is reachable once signed in; the second-factor check is made
-        # here rather than by the router, so that it always answers JSON.
-        out: dict[str, tuple[Callable[[Any], Response], str]] = {
-            f"api_{name}": (self._guard(handler, method, allowed, required, verified, sudo), _SIGNED_IN)
+        Every call is reachable once signed in; the second-factor check is made by
+        the call itself rather than by the router, so that it always answers JSON."""
+        calls = tuple((path, f"api_{name}", method, Access.SIGNED_IN) for path, method, name, *_ in self._table)
+        return (*calls, ("/openapi.json", "api_openapi", "GET", Access.PUBLIC))
+
+    def handlers(self) -> dict[str, Callable[[Ctx], Response]]:
+        return {
+            f"api_{name}": self._guard(handler, method, allowed, required, verified, sudo)
             for _, method, name, handler, allowed, required, verified, sudo in self._table
         }
-        out["api_openapi"] = (self.openapi, _PUBLIC)
-        return out
 
     def _guard(
         self, handler: Handler, method: str, allowed: frozenset[str], required: frozenset[str],
@@ -158,7 +154,7 @@ class Api:
             if verified and not ctx.verified:
                 return error_json(
                     "two_factor_required", "Verify with your second factor first.", 401,
-                    verify_url=f"{self.prefix}/verify",
+                    verify_url=ctx.urls("api_verify"),
                 )
             body = parse_body(ctx, allowed, required) if method == "POST" else {}
             if sudo and not ctx.sudo():
@@ -249,6 +245,6 @@ class Api:
         document["servers"] = [{"url": self.prefix}]  # follows the configured mount
         return json.dumps(document).encode()
 
-    def openapi(self, request: Any) -> Response:
+    def openapi(self) -> Response:
         """Public: it describes the API and holds nothing about anyone."""
         return secure(Response(self._openapi, mimetype="application/json"))

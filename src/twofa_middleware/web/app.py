@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from ..config import Settings
@@ -20,14 +20,11 @@ from ..service import TwoFactorService
 from .api import Api
 from .context import Ctx, template_globals
 from .http import Request, error_json, redirect, secure, wants_json, with_next
+from .routes import Access, Urls
 from .token_pages import TokenPages
 from .views import Pages
 
 log = logging.getLogger("twofa_middleware")
-
-# Who may reach an endpoint: anyone, a signed-in user still owing the second
-# factor, or only a user past it (or without 2FA).
-PUBLIC, SIGNED_IN, VERIFIED = "public", "signed_in", "verified"
 
 _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
@@ -46,51 +43,26 @@ class TwoFactorWeb:
             loader=PackageLoader("twofa_middleware.web", "templates"),
             autoescape=select_autoescape(default=True),
         )
-        self.templates.globals.update(template_globals(settings))
-        pages = Pages(self.templates)
-        self._handlers: dict[str, tuple[Callable[[Ctx], Response], str]] = {
-            "account": (pages.account, VERIFIED),
-            "confirm_password": (pages.confirm_password, VERIFIED),
-            "setup": (pages.setup, VERIFIED),
-            "setup_codes": (pages.setup_codes, VERIFIED),
-            "verify": (pages.verify, SIGNED_IN),
-            "recovery_codes": (pages.recovery_codes, VERIFIED),
-            "recovery_codes_download": (pages.recovery_codes_download, VERIFIED),
-            "regenerate": (pages.regenerate, VERIFIED),
-            "disable": (pages.disable, VERIFIED),
-            "sign_out": (pages.sign_out, SIGNED_IN),
+        api = Api(settings)
+        self.urls = Urls(settings.mount, api.routes())
+        self.templates.globals.update(template_globals(settings, self.urls))
+        pages, token_pages = Pages(self.templates), TokenPages(self.templates)
+        self._handlers: dict[str, Callable[[Ctx], Response]] = {
+            "account": pages.account,
+            "confirm_password": pages.confirm_password,
+            "setup": pages.setup,
+            "setup_codes": pages.setup_codes,
+            "verify": pages.verify,
+            "recovery_codes": pages.recovery_codes,
+            "recovery_codes_download": pages.recovery_codes_download,
+            "regenerate": pages.regenerate,
+            "disable": pages.disable,
+            "sign_out": pages.sign_out,
+            "tokens": token_pages.tokens,
+            "token_revoke": token_pages.token_revoke,
+            **api.handlers(),
         }
-        m = settings.mount
-        get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
-        self.url_map = Map(
-            [
-                Rule(f"{m}/", endpoint="account", methods=get),
-                Rule(f"{m}/confirm-password", endpoint="confirm_password", methods=both),
-                Rule(f"{m}/setup", endpoint="setup", methods=both),
-                Rule(f"{m}/setup/recovery-codes", endpoint="setup_codes", methods=both),
-                Rule(f"{m}/verify", endpoint="verify", methods=both),
-                Rule(f"{m}/recovery-codes", endpoint="recovery_codes", methods=get),
-                Rule(f"{m}/recovery-codes.txt", endpoint="recovery_codes_download", methods=get),
-                Rule(f"{m}/recovery-codes/regenerate", endpoint="regenerate", methods=both),
-                Rule(f"{m}/disable", endpoint="disable", methods=both),
-                Rule(f"{m}/sign-out", endpoint="sign_out", methods=["POST"]),
-                Rule(f"{m}/static/<name>", endpoint="static", methods=get),
-            ],
-            strict_slashes=True,
-        )
-        api, token_pages = Api(settings), TokenPages(self.templates)
-        self.add_endpoints(api.rules(), api.handlers())
-        self.add_endpoints(
-            token_pages.rules(m),
-            {"tokens": (token_pages.tokens, VERIFIED), "token_revoke": (token_pages.token_revoke, VERIFIED)},
-        )
-
-    def add_endpoints(
-        self, rules: Iterable[Rule], handlers: dict[str, tuple[Callable[[Ctx], Response], str]]
-    ) -> None:
-        for rule in rules:
-            self.url_map.add(rule)
-        self._handlers.update(handlers)
+        self._openapi = api.openapi
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -105,25 +77,24 @@ class TwoFactorWeb:
         return secure(response)(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
-        adapter = self.url_map.bind_to_environ(request.environ)
+        adapter = self.urls.map.bind_to_environ(request.environ)
         endpoint, args = adapter.match()
         if endpoint == "static":
             return self.static(args["name"])
-        handler, level = self._handlers[endpoint]
+        if endpoint == "api_openapi":  # public: it describes the API and holds nothing about anyone
+            return self._openapi()
         environ = request.environ
         if environ.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
             return error_json("token_not_allowed", "Access tokens cannot manage two-factor authentication.", 403)
-        if level == PUBLIC:  # needs nobody: no sign-in, no store (the OpenAPI document)
-            return handler(request)  # type: ignore[arg-type]
         identity = self.identify(environ)
         if identity is None:
             return self.signed_out(environ)
         state = self.service.state(identity.user_id)
         verified = not state.enabled or self.cookies.is_verified(environ, identity, state.epoch)
-        ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service, args)
-        if level == VERIFIED and not verified:
+        ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service, self.urls, args)
+        if self.urls.access[endpoint] is Access.VERIFIED and not verified:
             return self.challenge(environ)
-        return handler(ctx)
+        return self._handlers[endpoint](ctx)
 
     # -- answers shared with the middleware ------------------------------------------
 
@@ -131,8 +102,7 @@ class TwoFactorWeb:
         """The second factor is owed: a page navigation goes to verify, anything else gets 401 JSON."""
         if wants_json(environ):
             return error_json(
-                "two_factor_required", "Verify with your second factor first.", 401,
-                verify_url=f"{self.settings.mount}/verify",
+                "two_factor_required", "Verify with your second factor first.", 401, verify_url=self.urls("verify")
             )
         return redirect(self.step_location("verify", environ))
 
@@ -141,18 +111,17 @@ class TwoFactorWeb:
         if wants_json(environ):
             return error_json(
                 "two_factor_enrollment_required", "Set up two-factor authentication first.", 403,
-                setup_url=f"{self.settings.mount}/setup",
+                setup_url=self.urls("setup"),
             )
         return redirect(self.step_location("enroll", environ))
 
     def step_location(self, step: str, environ: dict[str, Any]) -> str:
         """The page where the user takes ``step`` (``verify``, ``enroll``), with ``next`` back here."""
-        page = f"{self.settings.mount}/{'setup' if step == 'enroll' else 'verify'}"
         if step == "enroll":
-            return with_next(page, environ.get("PATH_INFO", "/"))
+            return with_next(self.urls("setup"), environ.get("PATH_INFO", "/"))
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
-        return with_next(page, path + (f"?{query}" if query else ""))
+        return with_next(self.urls("verify"), path + (f"?{query}" if query else ""))
 
     def signed_out(self, environ: dict[str, Any]) -> Response:
         if wants_json(environ) or "/api/" in environ.get("PATH_INFO", ""):

@@ -12,6 +12,7 @@ from ..identity import Identity
 from ..service import TwoFactorService
 from ..store.base import UserState
 from .http import Request
+from .routes import Urls
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Ctx:
     settings: Settings
     cookies: Cookies
     service: TwoFactorService
+    urls: Urls
     url_args: Mapping[str, Any] = field(default_factory=dict)  # from the URL rule, e.g. token_id
 
     @property
@@ -72,25 +74,12 @@ class Ctx:
         self.state = self.service.state(self.user_id)
 
 
-def urls(settings: Settings) -> dict[str, str]:
-    m = settings.mount
+def template_globals(settings: Settings, urls: Urls) -> dict[str, Any]:
     return {
-        "account": f"{m}/",
-        "setup": f"{m}/setup",
-        "verify": f"{m}/verify",
-        "recovery_codes": f"{m}/recovery-codes",
-        "disable": f"{m}/disable",
-        "tokens": f"{m}/tokens",
-        "api": f"{m}/api",
-    }
-
-
-def template_globals(settings: Settings) -> dict[str, Any]:
-    return {
-        "urls": urls(settings),
+        "url": urls,
+        "urls": urls.links(),
         "issuer": settings.issuer,
-        "static": f"{settings.mount}/static",
         "warn_below": settings.recovery_codes_warn_below,
         "logout_url": settings.logout_url,
-        "sign_out_url": f"{settings.mount}/sign-out" if settings.sign_out is not None else None,
+        "sign_out_url": urls("sign_out") if settings.sign_out is not None else None,
     }

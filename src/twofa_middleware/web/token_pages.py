@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 
-from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidRequest, TwoFactorError
 from ..times import rfc3339
 from .context import Ctx
-from .http import redirect, with_next
+from .http import redirect
 from .views import Pages
 
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -23,15 +22,6 @@ DEFAULT_DAYS = 30
 
 class TokenPages(Pages):
     """``{mount}/tokens``: the HTML counterpart of the tokens API."""
-
-    def rules(self, mount: str) -> list[Rule]:
-        return [
-            Rule(f"{mount}/tokens", endpoint="tokens", methods=["GET", "HEAD", "POST"]),
-            Rule(
-                f"{mount}/tokens/<int(min=1, max=9223372036854775807):token_id>/revoke",
-                endpoint="token_revoke", methods=["POST"],
-            ),
-        ]
 
     def _page(self, ctx: Ctx, status: int = 200, **values: object) -> Response:
         defaults = {"new_token": None, "error": None, "form": {"name": "", "expires_days": str(DEFAULT_DAYS),
@@ -78,7 +68,7 @@ class TokenPages(Pages):
         except TwoFactorError as exc:
             response = self._page(ctx, exc.status, error=exc.message)
         else:
-            response = redirect(with_next(f"{ctx.settings.mount}/tokens", self.next_url(ctx)))
+            response = redirect(ctx.urls("tokens", next=self.next_url(ctx)))
         for header in cookies:
             response.headers.add(*header)
         return response

@@ -27,7 +27,7 @@ from ..errors import (
     WrongPassword,
 )
 from .context import Ctx
-from .http import redirect, safe_next, secure, with_next
+from .http import redirect, safe_next, secure
 
 
 class Pages:
@@ -66,7 +66,7 @@ class Pages:
         if ctx.sudo():
             return None
         here = ctx.request.full_path.rstrip("?")
-        return self.password_page(ctx, ctx.settings.mount + "/confirm-password", hidden={"next": here})
+        return self.password_page(ctx, ctx.urls("confirm_password"), hidden={"next": here})
 
     def need_sudo_for_action(self, ctx: Ctx, hidden: dict[str, str]) -> tuple[Response | None, list[tuple[str, str]]]:
         """For POST actions: (None, cookies to set) when confirmed, else (password form, [])."""
@@ -107,7 +107,7 @@ class Pages:
 
     def setup(self, ctx: Ctx) -> Response:
         if ctx.state.enabled:
-            return redirect(ctx.settings.mount + "/")
+            return redirect(ctx.urls("account"))
         if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
         self.check_csrf(ctx)
@@ -118,7 +118,7 @@ class Pages:
         except TwoFactorError as exc:
             return self._setup_page(ctx, error=exc.message, status=exc.status)
         ctx.refresh()
-        response = redirect(with_next(ctx.settings.mount + "/setup/recovery-codes", self.next_url(ctx)))
+        response = redirect(ctx.urls("setup_codes", next=self.next_url(ctx)))
         # Proving the code at enrollment is proving the second factor for this sign-in.
         response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
         return response
@@ -129,13 +129,13 @@ class Pages:
         if enrollment is None:
             return self.render(ctx, "error.html", status, title="Set up two-factor authentication",
                                message=f"{error} The setup has expired: start again.",
-                               link=ctx.settings.mount + "/setup", link_text="Start again")
+                               link=ctx.urls("setup"), link_text="Start again")
         return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error)
 
     def setup_codes(self, ctx: Ctx) -> Response:
         """Step 3 of enrollment: save the recovery codes, then Done."""
         if not ctx.state.enabled:
-            return redirect(ctx.settings.mount + "/setup")
+            return redirect(ctx.urls("setup"))
         if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self._codes_page(ctx, mode="setup")
         self.check_csrf(ctx)
@@ -202,7 +202,7 @@ class Pages:
     def regenerate(self, ctx: Ctx) -> Response:
         def act() -> Response:
             ctx.service.regenerate_recovery_codes(ctx.user_id, ctx.ip)
-            return redirect(with_next(ctx.settings.mount + "/recovery-codes?new=1", self.next_url(ctx)))
+            return redirect(ctx.urls("recovery_codes", new=1, next=self.next_url(ctx)))
 
         return self._confirmed_action(
             ctx,
@@ -272,7 +272,7 @@ class Pages:
             return response
         ctx.refresh()
         if method == "recovery" and ctx.state.recovery_codes_left < ctx.settings.recovery_codes_warn_below:
-            target = with_next(ctx.settings.mount + "/?low=1", target)
+            target = ctx.urls("account", low=1, next=target)
         response = redirect(target)
         response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
         return response

@@ -27,7 +27,7 @@ _Entry = tuple[str, UserState, TwoFactorInfo]
 MAX_KEY = 2048  # characters of Cookie header worth remembering
 
 
-class Decisions:
+class PassCache:
     """Remembered pass decisions for one middleware.
 
     :param ttl: the longest an entry lives (the settings' ``cache_seconds``).

@@ -8,8 +8,8 @@ import pyotp
 import pytest
 
 from twofa_middleware import TwoFactorMiddleware
-from twofa_middleware.decisions import MAX_KEY, Decisions
-from twofa_middleware.identity import Identity, TwoFactorInfo
+from twofa_middleware.identity import CookieKeyedIdentify, Identity, TwoFactorInfo
+from twofa_middleware.pass_cache import MAX_KEY, PassCache
 from twofa_middleware.store import SQLAlchemyStore
 from twofa_middleware.store.base import UserState
 
@@ -26,7 +26,6 @@ def make(cache_seconds: float = 5.0):
         calls.append(1)
         return Identity("alice", "s1", time.time() + 3600) if "sid=alice" in environ.get("HTTP_COOKIE", "") else None
 
-    identify.keyed_by_cookie = True
     seen = []
 
     def app(environ, start_response):
@@ -35,7 +34,7 @@ def make(cache_seconds: float = 5.0):
         return [b"ok"]
 
     store = SQLAlchemyStore("sqlite://")
-    mw = TwoFactorMiddleware(app, secret_key=KEY, store=store, identify=identify,
+    mw = TwoFactorMiddleware(app, secret_key=KEY, store=store, identify=CookieKeyedIdentify(identify),
                              check_password=lambda u, p: True, cache_seconds=cache_seconds)
     return mw, calls, seen
 
@@ -84,7 +83,7 @@ def test_nothing_is_remembered_with_no_cache_time():
     cookie = verified_cookie(mw)
     get(mw, cookie)
     get(mw, cookie)
-    assert len(calls) == 2 and len(mw.decisions) == 0
+    assert len(calls) == 2 and len(mw.passes) == 0
 
 
 def test_an_unverified_browser_is_never_remembered():
@@ -92,7 +91,7 @@ def test_an_unverified_browser_is_never_remembered():
     enable(mw)
     assert get(mw, "sid=alice").startswith("303")
     assert get(mw, "sid=alice").startswith("303")
-    assert len(mw.decisions) == 0
+    assert len(mw.passes) == 0
 
 
 @pytest.mark.parametrize(
@@ -100,33 +99,33 @@ def test_an_unverified_browser_is_never_remembered():
     [pytest.param(0.5, None, id="verified-cookie-expires"), pytest.param(None, 0.5, id="session-expires")],
 )
 def test_an_entry_never_outlives_the_signed_values(until, expires_at):
-    decisions = Decisions(5.0, lambda user_id: ENABLED)
+    passes = PassCache(5.0, lambda user_id: ENABLED)
     now = time.time()
     identity = Identity("alice", "s1", None if expires_at is None else now + expires_at)
-    decisions.remember("c", identity, ENABLED, INFO, None if until is None else now + until)
-    assert decisions.get("c") is INFO
+    passes.remember("c", identity, ENABLED, INFO, None if until is None else now + until)
+    assert passes.get("c") is INFO
     time.sleep(0.7)
-    assert decisions.get("c") is None
+    assert passes.get("c") is None
 
 
 def test_a_changed_state_from_another_instance_ends_the_decision():
     current = {"state": ENABLED}
-    decisions = Decisions(5.0, lambda user_id: current["state"])
-    decisions.remember("c", Identity("alice", "s1"), ENABLED, INFO)
+    passes = PassCache(5.0, lambda user_id: current["state"])
+    passes.remember("c", Identity("alice", "s1"), ENABLED, INFO)
     current["state"] = UserState(enabled=True, epoch=1, recovery_codes_left=10)  # equal: still good
-    assert decisions.get("c") is INFO
+    assert passes.get("c") is INFO
     current["state"] = UserState(enabled=True, epoch=2)
-    assert decisions.get("c") is None
+    assert passes.get("c") is None
 
 
 def test_long_headers_are_not_remembered():
-    decisions = Decisions(5.0, lambda user_id: ENABLED)
-    decisions.remember("x" * (MAX_KEY + 1), Identity("alice", "s1"), ENABLED, INFO)
-    assert len(decisions) == 0
+    passes = PassCache(5.0, lambda user_id: ENABLED)
+    passes.remember("x" * (MAX_KEY + 1), Identity("alice", "s1"), ENABLED, INFO)
+    assert len(passes) == 0
 
 
 def test_the_cache_is_bounded():
-    decisions = Decisions(5.0, lambda user_id: ENABLED, maxsize=100)
+    passes = PassCache(5.0, lambda user_id: ENABLED, maxsize=100)
     for i in range(1000):
-        decisions.remember(f"c{i}", Identity("alice", "s1"), ENABLED, INFO)
-    assert len(decisions) == 100 and decisions.get("c999") is INFO and decisions.get("c0") is None
+        passes.remember(f"c{i}", Identity("alice", "s1"), ENABLED, INFO)
+    assert len(passes) == 100 and passes.get("c999") is INFO and passes.get("c0") is None

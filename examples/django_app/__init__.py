@@ -1,0 +1,1 @@
+"""The same example app in Django: a different framework, the same pages, labels and JSON routes."""
