@@ -1,5 +1,7 @@
 """Drop-in TOTP two-factor authentication for any WSGI application."""
 
+__version__ = "0.1.0"  # the package version: pyproject.toml reads it from here
+
 from .config import Settings as Settings
 from .identity import Identity as Identity
 from .identity import TwoFactorInfo as TwoFactorInfo

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 
 import click
 
@@ -12,12 +11,7 @@ from .cli_params import USER
 from .cli_proxy import proxy
 from .cli_tokens import tokens
 from .store import SQLAlchemyStore
-
-
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+from .times import rfc3339
 
 
 def _store(url: str, *, create_schema: bool = True) -> SQLAlchemyStore:
@@ -77,12 +71,14 @@ def db_upgrade(obj: dict[str, str], revision: str) -> None:
 @click.pass_obj
 def status(obj: dict[str, str], user: str) -> None:
     """Show a user's 2FA state."""
-    state = _store(obj["url"]).user_state(user)
+    store = _store(obj["url"])
+    state = store.user_state(user)
     click.echo(f"user: {user}")
     click.echo(f"enabled: {'yes' if state.enabled else 'no'}")
     if state.enabled:
         click.echo(f"recovery codes left: {state.recovery_codes_left}")
-        click.echo(f"locked until: {_when(state.locked_until)}")
+        click.echo(f"wrong codes in a row: {store.failures(user)}")
+        click.echo(f"locked until: {rfc3339(state.locked_until) or '-'}")
 
 
 @main.command()
@@ -109,7 +105,7 @@ def log_(obj: dict[str, str], user: str | None, limit: int) -> None:
     """Print the security log, newest first."""
     for event in _store(obj["url"]).events(user, limit):
         click.echo(
-            f"{_when(event.created_at)}  {event.user_id:<20} {event.event:<28} "
+            f"{rfc3339(event.created_at)}  {event.user_id:<20} {event.event:<28} "
             f"{event.detail}  {event.remote_addr or ''}".rstrip()
         )
 

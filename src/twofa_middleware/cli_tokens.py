@@ -1,13 +1,12 @@
 """``twofa tokens``: issue, list and revoke personal access tokens from the shell.
 
 A group of its own module, added to ``twofa`` by :mod:`twofa_middleware.cli`.
-Every step goes through :class:`TwoFactorService`, as the pages and the API do.
+Every step goes through :class:`~twofa_middleware.token_service.TokenService`,
+the same steps the pages and the API take.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,24 +14,21 @@ import click
 
 from .cli_params import USER
 from .config import Settings
-from .crypto import KeyRing
 from .errors import TwoFactorError
-from .service import TwoFactorService
 from .store import SQLAlchemyStore
+from .times import rfc3339
+from .token_service import TokenService
 
 
 @contextmanager
-def _service(url: str) -> Iterator[TwoFactorService]:
-    """A service on the store at ``url``, its errors as clean command errors.
+def _service(url: str) -> Iterator[TokenService]:
+    """The token steps on the store at ``url``, their errors as clean command errors.
 
-    Token operations never encrypt, decrypt or sign anything, so they need no
-    secret key: TWOFA_SECRET_KEY is used when set, else a throwaway random key
-    satisfies the constructor. No password is ever checked here either.
+    Tokens are stored hashed, never encrypted or signed: no secret key is needed.
     """
-    keyring = KeyRing(os.environ.get("TWOFA_SECRET_KEY") or secrets.token_urlsafe(32))
     store = SQLAlchemyStore(url)
     try:
-        yield TwoFactorService(Settings(), keyring, store, lambda user_id, password: False)
+        yield TokenService(Settings(), store)
     except TwoFactorError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
@@ -52,13 +48,11 @@ def tokens() -> None:
 @click.pass_obj
 def create(obj: dict[str, str], user: str, name: str, expires_days: int, paths: tuple[str, ...]) -> None:
     """Create a token for USER. The token is printed alone on the last line, and only now."""
-    from .cli import _when
-
     with _service(obj["url"]) as service:
         token_id, token = service.create_token(user, name, expires_days, list(paths))
         record = next(r for r in service.list_tokens(user) if r.id == token_id)
     click.echo(
-        f"created token {token_id} {name!r} for {user}, expires {_when(record.expires_at)}, "
+        f"created token {token_id} {name!r} for {user}, expires {rfc3339(record.expires_at) or 'never'}, "
         f"paths: {' '.join(record.paths) or 'all'}"
     )
     click.echo("Copy it now; it cannot be shown again:", err=True)
@@ -70,8 +64,6 @@ def create(obj: dict[str, str], user: str, name: str, expires_days: int, paths: 
 @click.pass_obj
 def list_(obj: dict[str, str], user: str) -> None:
     """List USER's live tokens (never the tokens themselves)."""
-    from .cli import _when
-
     with _service(obj["url"]) as service:
         records = service.list_tokens(user)
     if not records:
@@ -80,8 +72,8 @@ def list_(obj: dict[str, str], user: str) -> None:
     click.echo(f"{'ID':>5}  {'NAME':<24} {'PREFIX':<12} {'CREATED':<20} {'EXPIRES':<20} {'LAST USED':<20} PATHS")
     for r in records:
         click.echo(
-            f"{r.id:>5}  {r.name:<24} {r.prefix:<12} {_when(r.created_at):<20} {_when(r.expires_at):<20} "
-            f"{_when(r.last_used_at):<20} {' '.join(r.paths) or 'all'}"
+            f"{r.id:>5}  {r.name:<24} {r.prefix:<12} {rfc3339(r.created_at):<20} {rfc3339(r.expires_at) or '-':<20} "
+            f"{rfc3339(r.last_used_at) or '-':<20} {' '.join(r.paths) or 'all'}"
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 _ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 _MOUNT = re.compile(r"^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+_DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,10 @@ class Settings:
     :param verified_max_age: lifetime of the verified cookie, in seconds.
     :param cache_seconds: how long this process trusts cached user and token state;
         the time another instance's change may take to be seen here.
-    :param cookie_secure: ``None`` marks cookies Secure on HTTPS requests only;
-        ``True`` always.
+    :param cookie_secure: ``None`` (or ``False``) marks cookies Secure on HTTPS
+        requests only; ``True`` always (behind a TLS-terminating proxy).
+    :param cookie_prefix: the start of the middleware's cookie names
+        (``{cookie_prefix}_verified``...): letters, digits and ``_``.
     :param exempt_paths: path prefixes of the app that never need the second
         factor (its logout, static files, health checks).
     :param home_url: where to go after the 2FA pages when no ``next`` is given.
@@ -48,6 +51,14 @@ class Settings:
         middleware's CSRF token, so it works under the app's CSRF protection
         (Django, Flask-WTF, Pyramid); else it posts to ``logout_url``.
     :param max_token_days: longest allowed personal access token lifetime.
+    :param enrollment_seconds: how long a started setup (its QR code and key)
+        stays valid before it must be started again.
+    :param require_enrollment: ``require_enrollment(user_id) -> bool``: users for
+        whom it is true must set up 2FA before reaching the app (beyond
+        ``exempt_paths``); without it, 2FA is each user's choice.
+
+    Every field is checked at construction: a value out of its range raises
+    ``ValueError`` naming the field and the range.
     """
 
     issuer: str = "twofa-middleware"
@@ -77,36 +88,100 @@ class Settings:
     sign_out: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.issuer or ":" in self.issuer:
-            raise ValueError("issuer must be a non-empty name without ':'")
-        if not _MOUNT.match(self.mount):
-            raise ValueError("mount must look like '/_2fa': a path with no trailing slash")
-        if self.totp_digits not in (6, 8):
-            raise ValueError("totp_digits must be 6 or 8")
-        if self.totp_algorithm not in _ALGORITHMS:
-            raise ValueError(f"totp_algorithm must be one of {_ALGORITHMS}")
-        if not 15 <= self.totp_period <= 120:
-            raise ValueError("totp_period must be between 15 and 120 seconds")
-        if not 0 <= self.totp_window <= 2:
-            raise ValueError("totp_window must be 0, 1 or 2")
-        if self.lockout_threshold < 1 or self.lockout_base_seconds < 1:
-            raise ValueError("lockout_threshold and lockout_base_seconds must be positive")
-        if self.lockout_max_seconds < self.lockout_base_seconds:
-            raise ValueError("lockout_max_seconds must not be below lockout_base_seconds")
-        if not 4 <= self.recovery_code_count <= 32:
-            raise ValueError("recovery_code_count must be between 4 and 32")
-        if not 30 <= self.sudo_seconds <= 3600:
-            raise ValueError("sudo_seconds must be between 30 and 3600")
-        if self.verified_max_age < 60:
-            raise ValueError("verified_max_age must be at least 60 seconds")
-        if not 0 <= self.cache_seconds <= 60:
-            raise ValueError("cache_seconds must be between 0 and 60")
-        if not re.fullmatch(r"[A-Za-z0-9_]+", self.cookie_prefix):
-            raise ValueError("cookie_prefix must be letters, digits and '_'")
-        for path in self.exempt_paths:
-            if not path.startswith("/"):
-                raise ValueError(f"exempt path {path!r} must start with '/'")
-        for name in ("home_url", "login_url", "logout_url"):
-            url = getattr(self, name)
-            if url is not None and (not url.startswith("/") or url.startswith("//")):
-                raise ValueError(f"{name} must be a local path")
+        _check_names(self)
+        _check_totp(self)
+        _check_throttling(self)
+        _check_lifetimes(self)
+        _check_cookies(self)
+        _check_paths(self)
+        _check_hooks(self)
+
+
+def _untyped(value: object) -> object:
+    """The value as given: the annotations say what it should be, not what a caller passed."""
+    return value
+
+
+def _number(name: str, value: object, low: float, high: float | None, unit: str, *, whole: bool = True) -> None:
+    """``value`` is a number (an int when ``whole``; never a bool) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"{name} must be {kind} of{unit}, not {value!r}")
+    if high is None:
+        if not value >= low:
+            raise ValueError(f"{name} must be at least {low}{unit}")
+    elif not low <= value <= high:  # `not`, so NaN is refused too
+        raise ValueError(f"{name} must be between {low} and {high}{unit}")
+
+
+def _local_path(name: str, url: object, *, optional: bool) -> None:
+    if url is None and optional:
+        return
+    if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
+        raise ValueError(f"{name} must be a local path such as '/account'")
+
+
+def _check_names(s: Settings) -> None:
+    issuer, mount = _untyped(s.issuer), _untyped(s.mount)
+    if not isinstance(issuer, str) or not issuer or ":" in issuer or len(issuer) > 100:
+        raise ValueError("issuer must be a non-empty name of at most 100 characters without ':'")
+    if not isinstance(mount, str) or not _MOUNT.match(mount):
+        raise ValueError("mount must look like '/_2fa': a path with no trailing slash")
+
+
+def _check_totp(s: Settings) -> None:
+    digits = _untyped(s.totp_digits)
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits not in (6, 8):
+        raise ValueError("totp_digits must be 6 or 8")
+    if s.totp_algorithm not in _ALGORITHMS:
+        raise ValueError(f"totp_algorithm must be one of {_ALGORITHMS}")
+    _number("totp_period", s.totp_period, 15, 120, " seconds")
+    _number("totp_window", s.totp_window, 0, 2, " time steps")
+    # Each wrong code costs 2 x drift_steps HMACs to find the hint: keep it bounded.
+    _number("drift_steps", s.drift_steps, s.totp_window, 120, " time steps (totp_window: no clock hints)")
+
+
+def _check_throttling(s: Settings) -> None:
+    # No upper bound on the threshold: tests of races turn lockout off with a large one.
+    _number("lockout_threshold", s.lockout_threshold, 1, None, " wrong codes")
+    _number("lockout_base_seconds", s.lockout_base_seconds, 1, _DAY, " seconds")
+    _number("lockout_max_seconds", s.lockout_max_seconds, s.lockout_base_seconds, _DAY,
+            " seconds (not below lockout_base_seconds)")
+    _number("recovery_code_count", s.recovery_code_count, 4, 32, " codes")
+    _number("recovery_codes_warn_below", s.recovery_codes_warn_below, 0, s.recovery_code_count,
+            " codes (up to recovery_code_count)")
+
+
+def _check_lifetimes(s: Settings) -> None:
+    _number("sudo_seconds", s.sudo_seconds, 30, 3600, " seconds")
+    _number("verified_max_age", s.verified_max_age, 60, 31 * _DAY, " seconds")
+    _number("cache_seconds", s.cache_seconds, 0, 60, " seconds", whole=False)
+    _number("enrollment_seconds", s.enrollment_seconds, 60, _DAY, " seconds")
+    _number("max_token_days", s.max_token_days, 1, 3660, " days")
+
+
+def _check_cookies(s: Settings) -> None:
+    secure, prefix = _untyped(s.cookie_secure), _untyped(s.cookie_prefix)
+    if secure is not None and not isinstance(secure, bool):
+        raise ValueError("cookie_secure must be None (Secure on HTTPS requests), True or False")
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,32}", prefix):
+        raise ValueError("cookie_prefix must be 1 to 32 letters, digits and '_'")
+
+
+def _check_paths(s: Settings) -> None:
+    paths = _untyped(s.exempt_paths)
+    if not isinstance(paths, tuple | list):  # a str would be taken one letter at a time
+        raise ValueError("exempt_paths must be a tuple of paths such as ('/logout',), not one string")
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"exempt path {path!r} must start with '/'")
+    _local_path("home_url", s.home_url, optional=False)
+    _local_path("login_url", s.login_url, optional=True)
+    _local_path("logout_url", s.logout_url, optional=True)
+
+
+def _check_hooks(s: Settings) -> None:
+    for name in ("require_enrollment", "sign_out"):
+        hook = getattr(s, name)
+        if hook is not None and not callable(hook):
+            raise ValueError(f"{name} must be a function or None")

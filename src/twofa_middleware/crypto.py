@@ -87,10 +87,6 @@ class KeyRing:
         except (InvalidToken, UnicodeError) as exc:
             raise ValueError("the value was not encrypted with any of the configured keys") from exc
 
-    def rotate(self, token: str) -> str:
-        """Re-encrypt a value under the newest key."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
-
     def mac(self, purpose: str, message: str) -> str:
         """Keyed hash under the newest key, for values stored to be looked up later."""
         return self.macs(purpose, message)[0]

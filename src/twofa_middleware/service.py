@@ -25,7 +25,6 @@ from .errors import (
     InvalidCode,
     InvalidRequest,
     InvalidToken,
-    NoSuchToken,
     NotEnabled,
     Throttled,
     TwoFactorError,
@@ -33,10 +32,9 @@ from .errors import (
 )
 from .identity import CheckPasswordFunc, NotifyFunc
 from .store.base import LockedUser, Store, TokenRecord, UserState
+from .token_service import TokenService
 
 log = logging.getLogger("twofa_middleware")
-
-DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -93,6 +91,8 @@ class TwoFactorService:
         # it cannot be in here already; bounded, so the flood cannot grow memory.
         self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
         self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000, clock=now)  # stamped in the last minute
+        # Token steps need no keys: the CLI runs them without any.
+        self._token_steps = TokenService(settings, store, self._now, self._announce, self._forget_token)
 
     # -- state -----------------------------------------------------------------
 
@@ -109,6 +109,9 @@ class TwoFactorService:
         """Drop every cached user state and token, as a restart would."""
         for cache in (self._states, self._tokens, self._unknown_tokens, self._used_tokens):
             cache.clear()
+
+    def _now(self) -> float:
+        return self.clock()  # read at each call: tests replace ``clock``
 
     def _changed(self, user_id: str) -> None:
         self._states.pop(user_id)
@@ -309,44 +312,17 @@ class TwoFactorService:
         ip: str | None = None,
     ) -> tuple[int, str]:
         """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
-        # Normalised before the length check: NFC can make a name longer (U+FB2C is three).
-        name = inputs.text(name, "Give the token a name of up to 100 characters.", max_length=100).strip()
-        if not name or not name.isprintable():
-            raise InvalidRequest("Give the token a name of up to 100 characters.")
-        if (
-            isinstance(expires_in_days, bool)
-            or not isinstance(expires_in_days, int)
-            or not 1 <= expires_in_days <= self.settings.max_token_days
-        ):
-            raise InvalidRequest(f"Expiry must be between 1 and {self.settings.max_token_days} days.")
-        prefixes = tokens.normalise_paths(paths)
-        if prefixes is None:
-            raise InvalidRequest("Paths must be a list of local path prefixes such as /api.")
-        token = tokens.mint()
-        now = self.clock()
-        token_id = self.store.add_token(
-            user_id,
-            name,
-            tokens.display_prefix(token),
-            tokens.hash_token(token),
-            prefixes,
-            now + expires_in_days * DAY,
-            now,
-        )
-        self._event(user_id, "token_created", f"{token_id} {name}", ip)
-        return token_id, token
+        return self._token_steps.create_token(user_id, name, expires_in_days, paths, ip)
 
     def list_tokens(self, user_id: str) -> list[TokenRecord]:
-        return self.store.tokens(user_id)
+        return self._token_steps.list_tokens(user_id)
 
     def revoke_token(self, token_id: int, user_id: str | None, ip: str | None = None) -> TokenRecord:
         """Revoke now; this process forgets the token at once, others within the cache time."""
-        record = self.store.revoke_token(token_id, user_id, self.clock())
-        if record is None:
-            raise NoSuchToken()
+        return self._token_steps.revoke_token(token_id, user_id, ip)
+
+    def _forget_token(self, token_id: int) -> None:
         self._tokens.discard_where(lambda r: r.id == token_id)
-        self._event(record.user_id, "token_revoked", f"{token_id} {record.name}", ip)
-        return record
 
     def token_record(self, token: str) -> TokenRecord | None:
         """The stored record of a token (live or not), None when it is not one of ours.

@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.conftest import LiveApp, missing_part
+from tests.helpers import LiveApp, missing_part
 
 from .helpers import DESKTOP, foreign_requests, launch, missing_parts
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")

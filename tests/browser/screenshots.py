@@ -16,7 +16,7 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 from examples.flask_app.app import create_app
-from tests.conftest import SECRET_KEY, serve
+from tests.helpers import SECRET_KEY, serve
 
 from .helpers import (
     PHONE,

@@ -17,8 +17,17 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.django_support import live_django, unique
 
-from .conftest import PASSWORD
-from .helpers import DESKTOP, code_field, foreign_requests, register, sign_in, sign_out, start_setup, verify_with
+from .helpers import (
+    DESKTOP,
+    PASSWORD,
+    code_field,
+    foreign_requests,
+    register,
+    sign_in,
+    sign_out,
+    start_setup,
+    verify_with,
+)
 
 pytestmark = pytest.mark.browser
 

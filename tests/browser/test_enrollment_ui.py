@@ -13,8 +13,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from .conftest import PASSWORD
-from .helpers import Authenticator, code_field, register, start_setup, tab_to
+from .helpers import PASSWORD, Authenticator, code_field, register, start_setup, tab_to
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from .conftest import PASSWORD
 from .helpers import (
+    PASSWORD,
     Authenticator,
     code_field,
     confirm_password,

@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import PASSWORD
 from .helpers import (
+    PASSWORD,
     Authenticator,
     code_field,
     confirm_password,

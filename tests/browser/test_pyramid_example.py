@@ -11,11 +11,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from examples.pyramid_app.app import make_app
-from tests.conftest import SECRET_KEY, LiveApp, serve
+from tests.helpers import SECRET_KEY, LiveApp, serve
 from twofa_middleware.integrations.pyramid import get_middleware
 
-from .conftest import PASSWORD
-from .helpers import code_field, enroll, register, sign_in, sign_out, verify_with
+from .helpers import PASSWORD, code_field, enroll, register, sign_in, sign_out, verify_with
 
 pytestmark = pytest.mark.browser
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import PASSWORD
 from .helpers import (
     DESKTOP,
+    PASSWORD,
     PHONE,
     Authenticator,
     code_field,

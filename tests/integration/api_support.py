@@ -18,30 +18,20 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from twofa_middleware.testing import FixedClock
+
 MOUNT = "/_2fa"
 API = f"{MOUNT}/api"
 PASSWORD = "correct horse battery staple"
 _DOC_URI = "urn:twofa:openapi"
 
 
-class Clock:
-    """The service's clock, moved by hand, so each new TOTP code needs no wait of 30 s."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def use_clock(live_app: Any) -> Clock:
-    """Give the live app's service a clock the test moves (the service reads ``self.clock``)."""
+def use_clock(live_app: Any) -> FixedClock:
+    """Give the live app's service a clock the test moves (the service reads ``self.clock``),
+    so each new TOTP code needs no wait of 30 s."""
     import time
 
-    clock = Clock(float(int(time.time()) // 30 * 30 + 15))  # mid-step: no edge effects
+    clock = FixedClock(float(int(time.time()) // 30 * 30 + 15))  # mid-step: no edge effects
     live_app.middleware.service.clock = clock
     return clock
 
@@ -49,7 +39,7 @@ def use_clock(live_app: Any) -> Clock:
 class Authenticator:
     """An authenticator app: a fresh code per call, one time step later each time (no replay)."""
 
-    def __init__(self, secret: str, clock: Clock) -> None:
+    def __init__(self, secret: str, clock: FixedClock) -> None:
         self.totp = pyotp.TOTP(secret)
         self.clock = clock
         self.last_step: int | None = None
@@ -184,7 +174,7 @@ class ApiClient:
         r = self.post("/confirm-password", {"password": password})
         assert r.status_code == 200, r.text
 
-    def enable(self, clock: Clock) -> tuple[Authenticator, list[str]]:
+    def enable(self, clock: FixedClock) -> tuple[Authenticator, list[str]]:
         """Enroll and confirm through the API; returns the app and the recovery codes."""
         self.sudo()
         r = self.post("/enroll")

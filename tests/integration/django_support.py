@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from tests.conftest import SECRET_KEY, LiveApp, serve
+from tests.helpers import SECRET_KEY, LiveApp, serve
 
 T = TypeVar("T")
 

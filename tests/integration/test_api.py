@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from .api_support import API, PASSWORD, ApiClient, Authenticator, Clock, use_clock
+from twofa_middleware.testing import FixedClock
+
+from .api_support import API, PASSWORD, ApiClient, Authenticator, use_clock
 
 
 @pytest.fixture
-def clock(live_app) -> Clock:
+def clock(live_app) -> FixedClock:
     return use_clock(live_app)
 
 
@@ -20,7 +22,7 @@ def client(live_app) -> ApiClient:
 
 
 @pytest.fixture
-def enabled(client: ApiClient, clock: Clock) -> tuple[ApiClient, Authenticator, list[str]]:
+def enabled(client: ApiClient, clock: FixedClock) -> tuple[ApiClient, Authenticator, list[str]]:
     """alice with 2FA on, freshly signed in again: the second factor is owed."""
     app, codes = client.enable(clock)
     client.login()
@@ -261,7 +263,7 @@ POST_ENDPOINTS = [  # (path, a valid body, the state the user is in)
 REQUIRED = {"password", "code", "name"}
 
 
-def _prepare(live_app, clock: Clock, state: str) -> ApiClient:
+def _prepare(live_app, clock: FixedClock, state: str) -> ApiClient:
     """A signed-in user in ``state``, with a token and the password confirmed where allowed."""
     c = ApiClient(live_app.url)
     c.register("mallory")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import LiveApp, csrf_of
+from tests.helpers import LiveApp, csrf_of
 
 from .api_support import PASSWORD, ApiClient, bearer, use_clock
 from .django_support import live_django, off_loop, restore_clock, unique

@@ -6,7 +6,7 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from tests.conftest import SECRET_KEY
+from tests.helpers import SECRET_KEY
 from tests.integration.api_support import PASSWORD, ApiClient, Authenticator, use_clock
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.adapters.headers import remote_user_identify, trusted_header_identify

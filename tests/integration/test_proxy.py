@@ -27,12 +27,13 @@ import requests
 from click.testing import CliRunner
 from werkzeug.test import Client
 
-from tests.conftest import SECRET_KEY, serve
-from tests.integration.api_support import API, PASSWORD, ApiClient, Authenticator, Clock
+from tests.helpers import SECRET_KEY, serve
+from tests.integration.api_support import API, PASSWORD, ApiClient, Authenticator
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.cli import main as cli_main
 from twofa_middleware.errors import StoreUnavailable
 from twofa_middleware.proxy import ForwardAuth, ReverseProxy, canonical_cookie_header, proxy_app, strip_hop_by_hop
+from twofa_middleware.testing import FixedClock
 
 # -- the upstream: an app that is not Python, as far as the middleware can tell ------
 
@@ -129,7 +130,7 @@ class Stack:
     upstream_url: str
     url: str
     middleware: Any
-    clock: Clock
+    clock: FixedClock
 
     def client(self) -> ApiClient:
         return ApiClient(self.url)
@@ -150,7 +151,7 @@ def stack(tmp_path) -> Iterator[Stack]:
         upstream_url, secret_key=SECRET_KEY, store=store, whoami_path="/whoami", session_cookie="sid",
         login_path="/login", issuer="Proxied", timeout=1.0,
     )
-    clock = Clock(float(int(time.time()) // 30 * 30 + 15))
+    clock = FixedClock(float(int(time.time()) // 30 * 30 + 15))
     middleware.service.clock = clock
     url, server, thread = serve(middleware)
     try:

@@ -21,7 +21,7 @@ from pyramid.response import Response
 from pyramid.session import SignedCookieSessionFactory
 
 from examples.pyramid_app.app import make_app
-from tests.conftest import SECRET_KEY, LiveApp, alert_of, csrf_of, manual_key_of, serve
+from tests.helpers import SECRET_KEY, LiveApp, alert_of, csrf_of, manual_key_of, serve
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.integrations.pyramid import get_middleware
 

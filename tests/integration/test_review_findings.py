@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import event
 from werkzeug.test import Client
 
-from tests.conftest import SECRET_KEY
+from tests.helpers import SECRET_KEY
 from tests.integration.api_support import API, ApiClient, bearer, use_clock
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.proxy import ReverseProxy

@@ -10,8 +10,8 @@ import pyotp
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import SECRET_KEY, alert_of, csrf_of, manual_key_of, recovery_codes_of
-from tests.integration.test_flows import (
+from tests.helpers import SECRET_KEY, alert_of, csrf_of, manual_key_of, recovery_codes_of
+from tests.integration.flows import (
     PASSWORD,
     confirm_password,
     enrolled_user,
@@ -29,7 +29,6 @@ from tests.integration.test_flows import (
 )
 from twofa_middleware import Identity, SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.cookies import Cookies
-from twofa_middleware.store.models import TwoFactorUser
 
 CSRF_MESSAGE = "The form has expired or did not come from this site. Reload the page and try again."
 
@@ -57,9 +56,7 @@ def change_signature(value: str) -> str:
 
 
 def failures(live, user: str) -> int:
-    with live.middleware.service.store._sessions() as session:
-        row = session.get(TwoFactorUser, user)
-        return row.failures if row else 0
+    return live.middleware.service.store.failures(user)
 
 
 def events(live, user: str) -> list[str]:

@@ -7,14 +7,16 @@ import re
 import pytest
 import requests
 
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 from twofa_middleware import tokens
+from twofa_middleware.testing import FixedClock
+from twofa_middleware.times import rfc3339
 
-from .api_support import MOUNT, PASSWORD, ApiClient, Clock, bearer, use_clock
+from .api_support import MOUNT, PASSWORD, ApiClient, bearer, use_clock
 
 
 @pytest.fixture
-def clock(live_app) -> Clock:
+def clock(live_app) -> FixedClock:
     return use_clock(live_app)
 
 
@@ -183,6 +185,9 @@ def test_the_tokens_page_creates_shows_once_and_revokes(live_app):
     assert "backup job" in again.text and "<code>/api</code>" in again.text
     (record,) = live_app.middleware.service.list_tokens("carol")
     assert record.paths == ("/api", "/settings")
+    created = rfc3339(record.created_at)  # the API's and the CLI's format too
+    assert f'<time datetime="{created}">{created}</time>' in again.text
+    assert f'<time datetime="{rfc3339(record.last_used_at)}">' in again.text
 
     action = f"/_2fa/tokens/{record.id}/revoke"
     assert action in again.text

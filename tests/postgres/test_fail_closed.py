@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from examples.flask_app.app import create_app
-from tests.conftest import SECRET_KEY, serve
+from tests.helpers import SECRET_KEY, serve
 
-from .conftest import PASSWORD, PostgresServer, enroll
+from .helpers import PASSWORD, PostgresServer, enroll
 from .web import Browser
 
 pytestmark = pytest.mark.postgres

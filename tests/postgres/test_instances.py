@@ -18,13 +18,13 @@ import pytest
 import requests
 
 from examples.flask_app.app import UserStore
-from tests.conftest import SECRET_KEY
+from tests.helpers import SECRET_KEY
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
 
-from .conftest import PASSWORD, enroll, wrong_code
+from .helpers import PASSWORD, enroll, wrong_code
 from .web import Browser
 
 pytestmark = pytest.mark.postgres

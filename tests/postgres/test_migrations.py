@@ -16,7 +16,7 @@ from twofa_middleware.crypto import KeyRing
 from twofa_middleware.store import SQLAlchemyStore, migrate
 from twofa_middleware.store.models import Base
 
-from .conftest import KEY, make_service
+from .helpers import KEY, make_service
 
 
 def differences(store: SQLAlchemyStore) -> list:

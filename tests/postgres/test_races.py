@@ -16,9 +16,8 @@ from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.errors import CodeReused, InvalidCode, Throttled
 from twofa_middleware.service import TwoFactorService
-from twofa_middleware.store.models import TwoFactorUser
 
-from .conftest import KEY, PASSWORD, enroll, make_service, wrong_code
+from .helpers import KEY, PASSWORD, enroll, make_service, wrong_code
 
 INSTANCES = 3
 
@@ -49,8 +48,7 @@ def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
 
 
 def failures_of(service: TwoFactorService, user_id: str) -> int:
-    with service.store._tx() as s:  # type: ignore[attr-defined]
-        return s.get(TwoFactorUser, user_id).failures
+    return service.store.failures(user_id)  # type: ignore[attr-defined]
 
 
 def kinds(results: list[Any]) -> dict[str, int]:

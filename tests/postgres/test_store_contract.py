@@ -35,10 +35,7 @@ def enabled(store: SQLAlchemyStore) -> SQLAlchemyStore:
 
 
 def failures_of(store: SQLAlchemyStore, user_id: str) -> int:
-    from twofa_middleware.store.models import TwoFactorUser
-
-    with store._tx() as s:
-        return s.get(TwoFactorUser, user_id).failures
+    return store.failures(user_id)
 
 
 def test_unknown_user_has_2fa_off(store):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import requests
 
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 
-from .conftest import PASSWORD
+from .helpers import PASSWORD
 
 
 class Browser:

@@ -10,29 +10,15 @@ from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
+from twofa_middleware.testing import FixedClock
 
-KEY = "unit-test-secret-key-0123456789"
-PASSWORD = "correct horse battery staple"
-# A time in the middle of a 30-second step, so step arithmetic is unambiguous.
-T0 = 1_700_000_015.0
-
-
-class Clock:
-    """Seconds since the epoch, moved by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from .helpers import KEY, PASSWORD, T0
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FixedClock:
+    """Seconds since the epoch, moved by hand."""
+    return FixedClock(T0)
 
 
 @pytest.fixture
@@ -43,7 +29,7 @@ def store() -> Iterator[SQLAlchemyStore]:
 
 
 @pytest.fixture
-def service(store: SQLAlchemyStore, clock: Clock) -> TwoFactorService:
+def service(store: SQLAlchemyStore, clock: FixedClock) -> TwoFactorService:
     return TwoFactorService(
         Settings(issuer="Unit", cache_seconds=0),
         KeyRing(KEY),

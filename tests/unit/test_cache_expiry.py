@@ -77,7 +77,7 @@ def test_enabling_2fa_while_a_state_read_is_in_flight_takes_effect_at_once(tmp_p
         assert store.read_done.wait(5)
         # 2FA is turned on through this process while the old "off" is in flight.
         store.enable("alice", middleware.service.keyring.encrypt("JBSWY3DPEHPK3PXP"), 0, [], time.time())
-        middleware.service._changed("alice")
+        middleware.forget_cached()  # an invalidation while the old read is in flight, as a write here makes
         store.go_on.set()
         first.join(5)
         r = Client(middleware).get("/", headers={"Accept": "application/json"})

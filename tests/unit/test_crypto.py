@@ -40,12 +40,6 @@ def test_new_data_is_written_under_newest_key():
         KeyRing(OLD).decrypt(token)
 
 
-def test_rotate_reencrypts_under_newest_key():
-    token = KeyRing(OLD).encrypt("secret")
-    rotated = KeyRing([NEW, OLD]).rotate(token)
-    assert KeyRing(NEW).decrypt(rotated) == "secret"
-
-
 @pytest.mark.parametrize(
     "token", [pytest.param("not-a-token", id="garbage"), pytest.param("", id="empty")]
 )
@@ -79,7 +73,8 @@ def test_repr_and_str_hide_keys():
     assert repr(ring) == "KeyRing(2 keys)"
     secret = Secret("hunter2-hunter2-hunter2")
     assert "hunter2" not in repr(secret) and "hunter2" not in str(secret)
-    assert "hunter2" not in repr(ring._keys)
+    held = repr(vars(ring))  # what a traceback's locals or a debugger show of the ring
+    assert NEW not in held and OLD not in held
 
 
 def test_mac_differs_by_purpose_and_key():

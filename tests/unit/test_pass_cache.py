@@ -13,7 +13,7 @@ from twofa_middleware.pass_cache import MAX_KEY, PassCache
 from twofa_middleware.store import SQLAlchemyStore
 from twofa_middleware.store.base import UserState
 
-from .conftest import KEY
+from .helpers import KEY
 
 ENABLED = UserState(enabled=True, epoch=1, recovery_codes_left=10)
 INFO = TwoFactorInfo("alice", True, True, {})

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from tests.unit.conftest import KEY, PASSWORD
+from tests.unit.helpers import KEY, PASSWORD
 from twofa_middleware import totp
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
@@ -45,10 +46,7 @@ def events(service, user="alice") -> list[str]:
 
 
 def failures(service, user="alice") -> int:
-    from twofa_middleware.store.models import TwoFactorUser
-
-    with service.store._sessions() as s:
-        return s.get(TwoFactorUser, user).failures
+    return service.store.failures(user)
 
 
 # -- enrollment -----------------------------------------------------------------------
@@ -101,8 +99,8 @@ def test_secret_is_stored_encrypted(service, clock):
     secret, _ = enroll(service, clock)
     from twofa_middleware.store.models import TwoFactorUser
 
-    with service.store._sessions() as s:
-        stored = s.get(TwoFactorUser, "alice").secret
+    with service.store.engine.connect() as db:  # the table itself: what is at rest
+        stored = db.scalar(select(TwoFactorUser.secret).where(TwoFactorUser.user_id == "alice"))
     assert secret not in stored
     assert KeyRing(KEY).decrypt(stored) == secret
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_part
+from tests.helpers import missing_part
 from twofa_middleware import totp
 from twofa_middleware.config import Settings
 from twofa_middleware.errors import CodeReused, InvalidCode, InvalidRequest

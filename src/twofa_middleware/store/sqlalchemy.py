@@ -173,7 +173,6 @@ class SQLAlchemyStore:
             kwargs.update(engine_kwargs)
             self.engine = create_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._create_schema = create_schema
         self._schema_ready = not create_schema
         self._schema_lock = threading.Lock()
 
@@ -247,6 +246,13 @@ class SQLAlchemyStore:
             return UserState(
                 enabled=True, epoch=row.epoch, recovery_codes_left=left or 0, locked_until=row.locked_until
             )
+
+    def failures(self, user_id: str) -> int:
+        """Wrong codes since the user's last right one, which the lockout counts (0 for an
+        unknown user). Read only: for operators (``twofa status``) and tests."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id)
+            return row.failures if row is not None else 0
 
     # -- enrollment ----------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -24,6 +23,7 @@ from ..config import Settings
 from ..errors import InvalidRequest, PasswordRequired, TwoFactorError
 from ..inputs import check_json
 from ..store.base import TokenRecord
+from ..times import rfc3339
 from .context import Ctx
 from .http import error_json, json_response, secure
 from .routes import TOKEN_ID, Access
@@ -52,22 +52,15 @@ class UnprocessableBody(InvalidRequest):
         self.field = field
 
 
-def iso(ts: float | None) -> str | None:
-    """A timestamp as RFC 3339 UTC (``2026-01-31T12:00:00Z``), the API's one time format."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def token_json(record: TokenRecord) -> dict[str, Any]:
     """What a token's owner may see of it: never the token itself, which is not stored."""
     return {
         "id": record.id,
         "name": record.name,
         "prefix": record.prefix,
-        "created_at": iso(record.created_at),
-        "expires_at": iso(record.expires_at),
-        "last_used_at": iso(record.last_used_at),
+        "created_at": rfc3339(record.created_at),
+        "expires_at": rfc3339(record.expires_at),
+        "last_used_at": rfc3339(record.last_used_at),
         "paths": list(record.paths),
     }
 
@@ -189,7 +182,7 @@ class Api:
             "enabled": ctx.state.enabled,
             "verified": ctx.verified,
             "recovery_codes_left": ctx.state.recovery_codes_left,
-            "locked_until": iso(ctx.state.locked_until) if locked else None,
+            "locked_until": rfc3339(ctx.state.locked_until) if locked else None,
         })
 
     def confirm_password(self, ctx: Ctx, body: Body) -> Response:

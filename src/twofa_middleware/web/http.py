@@ -84,7 +84,3 @@ def wants_json(environ: dict[str, Any]) -> bool:
     if environ.get("HTTP_X_REQUESTED_WITH", "").lower() == "xmlhttprequest":
         return True
     return "text/html" not in environ.get("HTTP_ACCEPT", "")
-
-
-def client_ip(environ: dict[str, Any]) -> str | None:
-    return environ.get("REMOTE_ADDR")

@@ -7,23 +7,17 @@ form handling and the password re-confirmation are the other pages' own.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidRequest, TwoFactorError
+from ..times import rfc3339
 from .context import Ctx
 from .http import redirect
 from .views import Pages
 
 _SEPARATORS = re.compile(r"[\s,]+")
 DEFAULT_DAYS = 30
-
-
-def when(ts: float | None, empty: str = "Never") -> str:
-    if ts is None:
-        return empty
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class TokenPages(Pages):
@@ -33,7 +27,7 @@ class TokenPages(Pages):
         defaults = {"new_token": None, "error": None, "form": {"name": "", "expires_days": str(DEFAULT_DAYS),
                                                                "paths": ""}}
         return self.render(
-            ctx, "tokens.html", status, tokens=ctx.service.list_tokens(ctx.user_id), when=when,
+            ctx, "tokens.html", status, tokens=ctx.service.list_tokens(ctx.user_id), when=rfc3339,
             max_days=ctx.settings.max_token_days, **{**defaults, **values},
         )
 
