@@ -409,3 +409,18 @@ def test_the_small_app_remember_cookie_case_with_the_default_setup(tmp_path, ser
     returning = remember_cookie_only(live, signed_in)
     r = returning.get(live.url + "/api/me", timeout=10)
     assert (r.status_code, r.json()["error"]) == (401, "two_factor_required")
+
+
+@pytest.mark.parametrize("twofa_first", [False, True], ids=["loader-before-twofactor", "loader-after-twofactor"])
+def test_token_owners_and_the_apps_own_request_loader_both_work_in_either_order(tmp_path, serving, twofa_first):
+    def by_header(req: Any) -> User | None:
+        name = req.headers.get("X-Debug-User")
+        return User(name) if name in USERS else None
+
+    live = serving(small_app(tmp_path, twofa_first=twofa_first, request_loader=by_header))
+    _record, token = live.middleware.service.create_token("alice", "script", 30, None)
+    r = bearer(live.url, token, "/api/me")
+    assert (r.status_code, r.json()) == (200, {"user": "alice"})
+    r = requests.get(live.url + "/api/me", headers={"X-Debug-User": "bob"}, timeout=10)
+    assert (r.status_code, r.json()) == (200, {"user": "bob"})
+    assert requests.get(live.url + "/api/me", timeout=10).status_code == 401

@@ -205,7 +205,7 @@ class TwoFactor:
         self.settings = settings
         self.app: Flask | None = None
         self.flask_login = flask_login_module()
-        self._loader_installed_on: object = None
+        self._request_loader: Callable[[Any], Any] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -295,11 +295,11 @@ class TwoFactor:
         return user_loader(info.user_id) if user_loader is not None else None
 
     def _install_request_loader(self, login_manager: Any) -> None:
-        """Token owners become ``current_user``; an app's own request loader still answers the rest."""
-        if self._loader_installed_on is login_manager:
-            return
-        self._loader_installed_on = login_manager
+        """Token owners become ``current_user``; an app's own request loader still answers the rest,
+        whether it was set before ``TwoFactor`` or after (it is then wrapped at the next request)."""
         previous = getattr(login_manager, "_request_callback", None)
+        if previous is not None and previous is self._request_loader:
+            return
 
         def request_loader(req: Any) -> Any:
             user = self.load_token_user(req)
@@ -307,6 +307,7 @@ class TwoFactor:
                 return previous(req)
             return user
 
+        self._request_loader = request_loader
         login_manager.request_loader(request_loader)
 
     # -- the in-app guard -------------------------------------------------------------------
