@@ -344,6 +344,8 @@ class TwoFactor:
         """The first ``before_request`` hook: the middleware's decision for the app's own user."""
         environ = request.environ
         middleware = self.middleware
+        if middleware.policy.is_exempt(environ.get("PATH_INFO", "") or "/"):
+            return None  # the app's logout, static files...: served to anyone; no user to load
         try:
             identity = self.app_identity()
         except Misconfigured as exc:
