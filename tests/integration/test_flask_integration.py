@@ -193,6 +193,33 @@ def test_server_side_sessions_from_flask_session_work_end_to_end(tmp_path, servi
     assert (api.me().status_code, api.me().json()) == (200, {"user": "alice"})
 
 
+class BreakableCache(FileSystemCache):
+    """A session store that goes away when told."""
+
+    broken = False
+
+    def get(self, key: str) -> Any:
+        if self.broken:
+            raise ConnectionError("session store unreachable")
+        return super().get(key)
+
+
+def test_a_session_store_that_cannot_be_read_fails_closed(tmp_path, serving, caplog):
+    cache = BreakableCache(str(tmp_path / "sessions"), threshold=500)
+    app = example(tmp_path, WTF_CSRF_ENABLED=False, SESSION_TYPE="cachelib", SESSION_CACHELIB=cache)
+    Session(app)
+    live = serving(app)
+    client, _authenticator, _clock = enrolled(live)
+    assert client.me().status_code == 200
+    cache.broken = True
+    caplog.clear()
+    assert client.me().status_code == 500  # the app cannot open its session: never served
+    page = client.request("GET", "/_2fa/verify", headers=HTML)
+    assert page.status_code == 303 and page.headers["Location"].startswith("/login")  # the 2FA pages: nobody
+    lines = [r.getMessage() for r in caplog.records if r.name == "twofa_middleware"]
+    assert lines and all("session could not be opened" in line for line in lines)
+
+
 # -- tokens ----------------------------------------------------------------------------------
 
 
