@@ -48,6 +48,7 @@ from ..crypto import SecretKey
 from ..decision import Pass, Refuse
 from ..identity import CheckPasswordFunc, Identity, TwoFactorInfo
 from ..middleware import TwoFactorMiddleware
+from ..store import SQLAlchemyStore
 from ..store.base import Store
 
 log = logging.getLogger("twofa_middleware")
@@ -235,8 +236,6 @@ class TwoFactor:
             raise RuntimeError("TwoFactor needs secret_key= or app.config['SECRET_KEY']")
         store = self.store
         if store is None:
-            from ..store import SQLAlchemyStore
-
             store = SQLAlchemyStore(app.config.get("TWOFA_DATABASE_URL") or "sqlite:///twofa.db")
         self.app = app
         identify = SessionIdentify(app, self.session_user_key, self.nonce_key,
