@@ -45,14 +45,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-def live_app(tmp_path: Path) -> Iterator[LiveApp]:
-    """A fresh Flask example with its own SQLite files, on a real server."""
+def live_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveApp]:
+    """A fresh Flask example with its own SQLite files, on a real server.
+
+    The example's forms carry Flask-WTF's CSRF token: the browser tests fill them
+    with it on; the HTTP tests post them without scraping it, so it is off there."""
     db_url = f"sqlite:///{tmp_path}/twofa.db"
     app = create_app(
         {
             "USERS_DATABASE": str(tmp_path / "users.db"),
             "TWOFA_DATABASE_URL": db_url,
             "SECRET_KEY": SECRET_KEY,
+            "WTF_CSRF_ENABLED": request.node.get_closest_marker("browser") is not None,
         }
     )
     url, server, thread = serve(app)

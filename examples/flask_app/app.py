@@ -1,8 +1,12 @@
-"""A small Flask app with its own users, wrapped with TwoFactorMiddleware.
+"""A small Flask app with its own users, signed in with Flask-Login, guarded by TwoFactor.
 
-The app knows nothing about TOTP: it signs users in with a password, keeps
-who is signed in in Flask's session, and links to the middleware's pages from
-its settings. Everything about the second factor happens in the middleware.
+The app knows nothing about TOTP: it signs users in with a password (and an
+optional "Remember me" cookie) through Flask-Login, protects its forms with
+Flask-WTF's CSRFProtect, and links to the 2FA pages from its settings. The
+Flask integration does the rest: it serves the pages under ``/_2fa``, binds the
+second factor to each Flask-Login sign-in, and guards every request for the
+user Flask-Login resolved (the session, the remember cookie, a personal access
+token's owner).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, jsonify, redirect, render_template, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from twofa_middleware import SQLAlchemyStore, TwoFactorMiddleware
-from twofa_middleware.adapters.flask import session_identify
+from twofa_middleware import SQLAlchemyStore
+from twofa_middleware.integrations.flask import TwoFactor
 
 # Only for local development: anyone reading this file can forge sessions with it.
 DEV_SECRET_KEY = "dev-only-INSECURE-secret-key-do-not-use-in-production"
@@ -122,30 +128,30 @@ def with_next(url: str, next_path: str) -> str:
     return f"{url}{separator}next={quote(next_path, safe='/')}"
 
 
-def current_user() -> str | None:
-    """The owner of the personal access token the request used, else the session's user.
+class User(UserMixin):
+    """A user of the example: the username is the id (Flask-Login's and the 2FA store's)."""
 
-    The middleware sets ``REMOTE_USER`` for token-authenticated requests; it is
-    trusted only when the middleware's info says a token was used, and then the
-    session is ignored, so a token can never lend its 2FA exemption to a session.
-    """
-    info = request.environ.get("twofa")
-    if info is not None and getattr(info, "token_id", None) is not None:
-        remote_user = request.environ.get("REMOTE_USER")
-        return remote_user if isinstance(remote_user, str) and remote_user else None
-    user = session.get("user_id")
-    return user if isinstance(user, str) and user else None
+    def __init__(self, username: str) -> None:
+        self.id = username
 
 
-def sign_in(username: str) -> None:
-    """Start a fresh session for the user.
+def sign_in(username: str, remember: bool = False) -> None:
+    """Start a fresh session for the user through Flask-Login.
 
-    The new nonce makes every sign-in a new one to the middleware, which binds
-    its "second factor verified" state to it.
+    Its ``user_logged_in`` signal gives the sign-in a new key, to which the
+    2FA integration binds its "second factor verified" state.
     """
     session.clear()
-    session["user_id"] = username
-    session["login_nonce"] = secrets.token_urlsafe(16)
+    login_user(User(username), remember=remember)
+
+
+def sign_out() -> None:
+    """End the Flask-Login sign-in (and its remember cookie), drop the rest of the session."""
+    logout_user()
+    remember = session.get("_remember")  # "clear": Flask-Login deletes the remember cookie
+    session.clear()
+    if remember is not None:
+        session["_remember"] = remember
 
 
 def login_required(view: F) -> F:
@@ -153,7 +159,7 @@ def login_required(view: F) -> F:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
+        if not current_user.is_authenticated:
             return redirect(with_next("/login", request.path))
         return view(*args, **kwargs)
 
@@ -210,16 +216,18 @@ def _default_config() -> dict[str, Any]:
         "TWOFA_CACHE_SECONDS": float(os.environ.get("TWOFA_CACHE_SECONDS") or 5),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the example app, wrapped with the two-factor middleware.
+    """Build the example app, with Flask-Login, CSRFProtect and two-factor authentication.
 
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
-        ``TWOFA_CACHE_SECONDS``...).
+        ``TWOFA_CACHE_SECONDS``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -230,9 +238,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     users.init_schema()
     app.extensions["example_users"] = users
 
+    login_manager = LoginManager(app)
+
+    @login_manager.user_loader
+    def load_user(username: str) -> User | None:
+        return User(username) if users.exists(username) else None
+
     @app.context_processor
-    def inject_user() -> dict[str, Any]:
-        return {"current_user": current_user()}
+    def template_values() -> dict[str, Any]:
+        """The templates (shared with the Pyramid example) take the signed-in user's name."""
+        return {"current_user": current_user.id if current_user.is_authenticated else None, "offer_remember_me": True}
+
+    # The HTML forms carry Flask-WTF's CSRF token; the JSON API is exempted below
+    # (it takes only application/json, and cross-site requests are refused by Origin).
+    csrf = CSRFProtect(app)
 
     @app.before_request
     def reject_cross_origin_posts() -> Response | None:
@@ -262,7 +281,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if current_user() is not None:
+        if current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -305,12 +324,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             error = "Incorrect username or password."
             page = render_template("login.html", error=error, username=username, next_path=next_path)
             return page, 401
-        sign_in(username)
+        sign_in(username, remember=request.form.get("remember") == "1")
         return redirect(next_path)
 
     @app.post("/logout")
     def logout() -> Any:
-        session.clear()
+        sign_out()
         return redirect("/login")
 
     @app.get("/settings")
@@ -348,23 +367,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/api/me")
     def api_me() -> Any:
-        user = current_user()
-        if user is None:
+        # A personal access token's owner is current_user too (the integration's request loader).
+        if not current_user.is_authenticated:
             return _json_error("not_signed_in", 401)
-        return jsonify(user=user)
+        return jsonify(user=current_user.id)
 
     @app.post("/api/logout")
     def api_logout() -> Any:
-        session.clear()
+        sign_out()
         return jsonify(ok=True)
+
+    for view in (api_register, api_login, api_logout):
+        csrf.exempt(view)
 
     # ----- Two-factor authentication -----------------------------------------
 
-    app.wsgi_app = TwoFactorMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app,
-        secret_key=app.config["SECRET_KEY"],
+    TwoFactor(
+        app,
         store=SQLAlchemyStore(app.config["TWOFA_DATABASE_URL"]),
-        identify=session_identify(app, user_key="user_id", nonce_key="login_nonce"),
         check_password=users.check_password,
         issuer=app.config["TWOFA_ISSUER"],
         cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
@@ -372,7 +392,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         home_url="/settings",
         login_url="/login",
         logout_url="/logout",
-    )
-    app.extensions["twofa"] = app.wsgi_app
+    )  # app.extensions["twofa"] is the middleware
 
     return app

@@ -120,6 +120,7 @@ class LiveApp:
                 ),
                 "SECRET_KEY": SECRET_KEY,
                 "TWOFA_CACHE_SECONDS": 0,  # every request asks the store: the outage shows at once
+                "WTF_CSRF_ENABLED": False,  # the test posts the sign-in form without scraping its token
             }
         )
         self.middleware = self.flask.extensions["twofa"]

@@ -1,23 +1,27 @@
-"""Identify the signed-in user from a Flask app's own session cookie.
+"""Identify the signed-in user from a Flask app's own session (deprecated).
 
-The middleware runs outside Flask's request context, so this reads the signed
-session cookie with the app's own serializer. Decoded sessions are cached by
-the raw cookie value for a few seconds: a verified request then costs a
-dictionary lookup instead of an HMAC check.
+Deprecated: use :class:`twofa_middleware.integrations.flask.TwoFactor`, which
+also guards what the app itself signs in (Flask-Login's remember-me cookie, its
+request loaders) and fails closed on a wrong session key. This ``identify`` only
+reads the session, so a sign-in the app makes by another channel is invisible to it.
+
+With Flask's signed session cookie, the cookie is decoded with the app's own
+serializer and cached by its raw value for a few seconds: a verified request
+then costs a dictionary lookup instead of an HMAC check. Any other session
+interface (Flask-Session) is asked to open the session, uncached.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import BadSignature
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
 from ..identity import CookieKeyedIdentify, IdentifyFunc, Identity
+from ..integrations.flask import SessionIdentify, decode_signed_session, identity_from, signed_cookie_interface
 
 # Longer session cookies are decoded each time rather than kept: nobody can
 # make the cache hold much memory.
@@ -34,7 +38,12 @@ def session_identify(
     nonce (one from before the app set it, or a sign-in path that forgot)
     still identifies the user, with an empty session key that never counts as
     verified: such users are asked for the second factor, never let through.
+
+    Deprecated: see the module's docstring.
     """
+    if not signed_cookie_interface(app):
+        # A server-side session: opened by the app's interface, never cached by cookie.
+        return SessionIdentify(app, user_key, nonce_key, cache_seconds)
     cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
 
     def identify(environ: dict[str, Any]) -> Identity | None:
@@ -55,17 +64,5 @@ def session_identify(
 
 
 def _decode(app: Flask, value: str, user_key: str, nonce_key: str) -> Identity | None:
-    # Flask's default session: the signed cookie this adapter reads.
-    serializer = cast(SecureCookieSessionInterface, app.session_interface).get_signing_serializer(app)
-    if serializer is None:
-        return None
-    max_age = int(app.permanent_session_lifetime.total_seconds())
-    try:
-        data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
-    except BadSignature:
-        return None
-    user = data.get(user_key) if isinstance(data, dict) else None
-    if user is None:
-        return None
-    nonce = data.get(nonce_key)
-    return Identity(str(user), nonce if isinstance(nonce, str) else "", signed_at.timestamp() + max_age)
+    decoded = decode_signed_session(app, value)
+    return None if decoded is None else identity_from(decoded[0], user_key, nonce_key, decoded[1])
