@@ -31,7 +31,7 @@ from .errors import (
     WrongPassword,
 )
 from .identity import CheckPasswordFunc, NotifyFunc
-from .store.base import LockedUser, Store, TokenRecord, UserState
+from .store.base import Check, LockedUser, Store, TokenRecord, UserState
 from .token_service import TokenService
 
 log = logging.getLogger("twofa_middleware")
@@ -91,8 +91,8 @@ class TwoFactorService:
         # it cannot be in here already; bounded, so the flood cannot grow memory.
         self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
         self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000, clock=now)  # stamped in the last minute
-        # Token steps need no keys: the CLI runs them without any.
-        self._token_steps = TokenService(settings, store, self._now, self._announce, self._forget_token)
+        # Create, list and revoke tokens: steps that need no keys (the CLI runs them without any).
+        self.tokens = TokenService(settings, store, self._now, self._announce, self._forget_token)
 
     # -- state -----------------------------------------------------------------
 
@@ -233,47 +233,47 @@ class TwoFactorService:
 
         Runs under the store's row lock, so a code or time step is spent once.
         """
-        if not isinstance(raw_code, str):
-            raise InvalidRequest("Enter the code from your authenticator app or a recovery code.")
         now = self.clock()
-        if totp.looks_like_totp(raw_code, self.settings):
-            code = totp.parse_code(raw_code, self.settings)
-            method = "totp"
-
-            def check(row: LockedUser) -> int:
-                return totp.verify(self.keyring.decrypt(row.secret), code, now, row.last_step, self.settings)
-
-        else:
-            bare = recovery.normalise(raw_code)
-            if bare is None:
-                raise InvalidRequest(
-                    f"Enter the {self.settings.totp_digits}-digit code from your app, or a recovery code."
-                )
-            method = "recovery"
-            hashes = self.keyring.macs("twofa.recovery", f"{user_id}\0{bare}")
-
-            def check(row: LockedUser) -> int:
-                if row.consume_recovery_code(hashes, now):
-                    return row.last_step
-                raise InvalidCode("That recovery code is not valid or has already been used.")
-
+        method, check = self._code_check(user_id, raw_code, now)
         try:
             self.store.attempt(user_id, now, check, self._lock_seconds)
-        except Throttled:
-            self._changed(user_id)
-            raise
         except TwoFactorError as exc:
             self._changed(user_id)
-            if isinstance(exc, NotEnabled):
-                raise
-            self._event(user_id, "verify_failed", f"{method}: {exc.code}", ip)
-            attempt = exc.attempt
-            if attempt is not None and attempt.locked_until is not None:
-                self._event(user_id, "lockout", f"after {attempt.failures} failures", ip)
+            if not isinstance(exc, Throttled | NotEnabled):
+                self._refused(user_id, method, exc, ip)
             raise
         self._changed(user_id)
         self._event(user_id, "verified" if method == "totp" else "recovery_code_used", method, ip)
         return method
+
+    def _code_check(self, user_id: str, raw_code: object, now: float) -> tuple[str, Check]:
+        """``(method, check)``: which kind of code was typed, and how the locked row judges it."""
+        if not isinstance(raw_code, str):
+            raise InvalidRequest("Enter the code from your authenticator app or a recovery code.")
+        if totp.looks_like_totp(raw_code, self.settings):
+            code = totp.parse_code(raw_code, self.settings)
+
+            def check_totp(row: LockedUser) -> int:
+                return totp.verify(self.keyring.decrypt(row.secret), code, now, row.last_step, self.settings)
+
+            return "totp", check_totp
+        bare = recovery.normalise(raw_code)
+        if bare is None:
+            raise InvalidRequest(f"Enter the {self.settings.totp_digits}-digit code from your app, or a recovery code.")
+        hashes = self.keyring.macs("twofa.recovery", f"{user_id}\0{bare}")
+
+        def check_recovery(row: LockedUser) -> int:
+            if row.consume_recovery_code(hashes, now):
+                return row.last_step
+            raise InvalidCode("That recovery code is not valid or has already been used.")
+
+        return "recovery", check_recovery
+
+    def _refused(self, user_id: str, method: str, exc: TwoFactorError, ip: str | None) -> None:
+        """Log a refused code, and the lockout it started."""
+        self._event(user_id, "verify_failed", f"{method}: {exc.code}", ip)
+        if exc.attempt is not None and exc.attempt.locked_until is not None:
+            self._event(user_id, "lockout", f"after {exc.attempt.failures} failures", ip)
 
     def _lock_seconds(self, failures: int) -> int:
         return throttle.lock_seconds(failures, self.settings)
@@ -302,24 +302,6 @@ class TwoFactorService:
         self._event(user_id, "disabled", ip=ip)
 
     # -- personal access tokens ----------------------------------------------------
-
-    def create_token(
-        self,
-        user_id: str,
-        name: object,
-        expires_in_days: object = 30,
-        paths: object = None,
-        ip: str | None = None,
-    ) -> tuple[int, str]:
-        """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
-        return self._token_steps.create_token(user_id, name, expires_in_days, paths, ip)
-
-    def list_tokens(self, user_id: str) -> list[TokenRecord]:
-        return self._token_steps.list_tokens(user_id)
-
-    def revoke_token(self, token_id: int, user_id: str | None, ip: str | None = None) -> TokenRecord:
-        """Revoke now; this process forgets the token at once, others within the cache time."""
-        return self._token_steps.revoke_token(token_id, user_id, ip)
 
     def _forget_token(self, token_id: int) -> None:
         self._tokens.discard_where(lambda r: r.id == token_id)

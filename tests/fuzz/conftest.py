@@ -188,15 +188,15 @@ def flask_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskWorld
     service = middleware.service
     for key, user, paths in (("alice.api", "alice", ["/api"]), ("alice.all", "alice", None),
                              ("bob.all", "bob", None), ("carol.api", "carol", ["/api/"])):
-        _, world.tokens[key] = service.create_token(user, key, 30, paths)
+        _, world.tokens[key] = service.tokens.create_token(user, key, 30, paths)
         world.token_paths[key] = tuple(paths or ())
-    _, revoked = service.create_token("alice", "revoked", 30, None)
-    token_id = next(r.id for r in service.list_tokens("alice") if r.name == "revoked")
-    service.revoke_token(token_id, "alice")
+    _, revoked = service.tokens.create_token("alice", "revoked", 30, None)
+    token_id = next(r.id for r in service.tokens.list_tokens("alice") if r.name == "revoked")
+    service.tokens.revoke_token(token_id, "alice")
     world.tokens["alice.revoked"] = revoked
     real_clock = service.clock
     service.clock = lambda: real_clock() - 40 * 86400
-    _, world.tokens["alice.expired"] = service.create_token("alice", "expired", 1, None)
+    _, world.tokens["alice.expired"] = service.tokens.create_token("alice", "expired", 1, None)
     service.clock = real_clock
     world.save()
     try:
@@ -345,10 +345,10 @@ def proxy_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyWorld
             world.cookies[f"{user}.sid"] = r.cookies()["sid"]
         service = proxy.service
         for key, user, paths in (("ann.api", "ann", ["/api"]), ("ann.all", "ann", None), ("ben.all", "ben", None)):
-            _, world.tokens[key] = service.create_token(user, key, 30, paths)
+            _, world.tokens[key] = service.tokens.create_token(user, key, 30, paths)
             world.token_paths[key] = tuple(paths or ())
-        _, world.tokens["ann.revoked"] = service.create_token("ann", "revoked", 30, None)
-        service.revoke_token(next(r.id for r in service.list_tokens("ann") if r.name == "revoked"), "ann")
+        _, world.tokens["ann.revoked"] = service.tokens.create_token("ann", "revoked", 30, None)
+        service.tokens.revoke_token(next(r.id for r in service.tokens.list_tokens("ann") if r.name == "revoked"), "ann")
         world._saved = dump(db_path)
         assert time.time()  # the clock is the real one: tokens expire in 30 days, not during a run
         yield world

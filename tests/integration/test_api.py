@@ -285,7 +285,7 @@ def _snapshot(live_app, c: ApiClient) -> tuple[object, ...]:
     return (
         c.get("/status").json(),
         store.user_state(user),
-        service.list_tokens(user),
+        service.tokens.list_tokens(user),
         store.recovery_codes(user),
         store.pending_secret(user, 0),
         [(e.event, e.detail) for e in store.events(user, 1000)],
@@ -341,4 +341,4 @@ def test_revoke_refuses_malformed_and_foreign_ids(live_app, clock):
         r = c.api("DELETE", f"/tokens/{raw_id}")
         _check(r, 404, f"id {raw_id!r}")
     assert _snapshot(live_app, c) == before
-    assert [t.id for t in live_app.middleware.service.list_tokens("bob")] == [foreign_id]
+    assert [t.id for t in live_app.middleware.service.tokens.list_tokens("bob")] == [foreign_id]

@@ -446,7 +446,7 @@ def test_token_owners_and_the_apps_own_request_loader_both_work_in_either_order(
         return User(name) if name in USERS else None
 
     live = serving(small_app(tmp_path, twofa_first=twofa_first, request_loader=by_header))
-    _record, token = live.middleware.service.create_token("alice", "script", 30, None)
+    _record, token = live.middleware.service.tokens.create_token("alice", "script", 30, None)
     r = bearer(live.url, token, "/api/me")
     assert (r.status_code, r.json()) == (200, {"user": "alice"})
     r = requests.get(live.url + "/api/me", headers={"X-Debug-User": "bob"}, timeout=10)

@@ -186,7 +186,7 @@ def _without_error(body: dict) -> dict:
 
 def test_a_token_cannot_skip_required_enrollment(wrap):
     middleware, calls = wrap(lambda environ: None, require_enrollment=lambda user_id: True)
-    _, token = middleware.service.create_token("newbie", "script", 30, None)
+    _, token = middleware.service.tokens.create_token("newbie", "script", 30, None)
     r = Client(middleware).get("/api", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403 and r.json["error"] == "two_factor_enrollment_required"
     assert calls == []
@@ -194,7 +194,7 @@ def test_a_token_cannot_skip_required_enrollment(wrap):
 
 def test_a_token_request_reaches_the_app_without_cookies(wrap):
     middleware, calls = wrap(lambda environ: Identity("alice", "nonce"))
-    _, token = middleware.service.create_token("bob", "script", 30, None)
+    _, token = middleware.service.tokens.create_token("bob", "script", 30, None)
     r = Client(middleware).get("/api", headers={"Authorization": f"Bearer {token}", "Cookie": "session=alices"})
     assert r.status_code == 200
     assert calls[0]["REMOTE_USER"] == "bob" and "HTTP_COOKIE" not in calls[0]

@@ -183,7 +183,7 @@ def test_the_tokens_page_creates_shows_once_and_revokes(live_app):
     again = s.get(live_app.url + "/_2fa/tokens")
     assert token not in again.text and token[:10] in again.text
     assert "backup job" in again.text and "<code>/api</code>" in again.text
-    (record,) = live_app.middleware.service.list_tokens("carol")
+    (record,) = live_app.middleware.service.tokens.list_tokens("carol")
     assert record.paths == ("/api", "/settings")
     created = rfc3339(record.created_at)  # the API's and the CLI's format too
     assert f'<time datetime="{created}">{created}</time>' in again.text
@@ -197,7 +197,7 @@ def test_the_tokens_page_creates_shows_once_and_revokes(live_app):
     r = s.post(live_app.url + action, data={"csrf_token": csrf}, allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"].startswith("/_2fa/tokens")
     assert bearer(live_app.url, token, "/api/me").status_code == 401
-    assert live_app.middleware.service.list_tokens("carol") == []
+    assert live_app.middleware.service.tokens.list_tokens("carol") == []
 
 
 def test_the_tokens_page_shows_form_errors(live_app):
@@ -209,6 +209,6 @@ def test_the_tokens_page_shows_form_errors(live_app):
         assert r.status_code == 400, bad
         assert 'class="tf-error" role="alert"' in r.text
         assert 'id="new-token"' not in r.text
-    assert live_app.middleware.service.list_tokens("dave") == []
+    assert live_app.middleware.service.tokens.list_tokens("dave") == []
     r = s.post(live_app.url + "/_2fa/tokens", data={**base, "csrf_token": "forged"})
     assert r.status_code == 403

@@ -71,7 +71,7 @@ def test_revoke_ends_the_token(run, db_url):
     token = run("tokens", "create", "alice", "--name", "gone").stdout.splitlines()[-1]
     service = _service(db_url)
     try:
-        (record,) = service.list_tokens("alice")
+        (record,) = service.tokens.list_tokens("alice")
         result = run("tokens", "revoke", str(record.id))
         assert result.exit_code == 0 and "revoked token" in result.output
         with pytest.raises(InvalidToken):

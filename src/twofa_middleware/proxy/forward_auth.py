@@ -87,34 +87,38 @@ class ForwardAuth:
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
             return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
 
-    def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _target(self, environ: dict[str, Any]) -> tuple[str, str]:
+        """``(path, query)`` of the request to judge, exactly as the app will get it, or :class:`_Refused`."""
         original, forwarded = environ.get("HTTP_X_ORIGINAL_URI"), environ.get("HTTP_X_FORWARDED_URI")
         # nginx sets the one, Traefik the other, and each passes the client's
         # headers on: a client's copy of the other one must not pick the path judged.
         if original and forwarded and original != forwarded:
-            return _refuse(environ, start_response, "X-Original-URI and X-Forwarded-Uri disagree.")
+            raise _Refused("X-Original-URI and X-Forwarded-Uri disagree.")
         uri = original or forwarded
         if not uri:
-            return _refuse(environ, start_response, "Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik).")
+            raise _Refused("Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik).")
         # IIS and old Symfony serve the path these name: the app would not serve the one judged.
         if environ.get("HTTP_X_ORIGINAL_URL") or environ.get("HTTP_X_REWRITE_URL"):
-            return _refuse(environ, start_response, "X-Original-URL and X-Rewrite-URL are not accepted.")
-        method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
+            raise _Refused("X-Original-URL and X-Rewrite-URL are not accepted.")
         try:
             path, query = judged_path(uri)
         except Ambiguous as exc:
-            return _refuse(environ, start_response, exc.message, _AMBIGUOUS, exc.code)
+            raise _Refused(exc.message, _AMBIGUOUS, exc.code) from exc
         if self._under_mount(path):
             # The front proxy routes the mount to this app, never through auth_request:
             # a mount path here is one the app would serve, and nothing vouches for it.
-            return _refuse(
-                environ, start_response, f"Route {self.mount}/ to the two-factor app, not through auth_request.",
-                _AMBIGUOUS,
-            )
+            raise _Refused(f"Route {self.mount}/ to the two-factor app, not through auth_request.", _AMBIGUOUS)
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
-            return _refuse(environ, start_response,
-                           "Send a personal access token (Authorization: Bearer) without cookies.", 401)
+            raise _Refused("Send a personal access token (Authorization: Bearer) without cookies.", 401)
+        return path, query
+
+    def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            path, query = self._target(environ)
+        except _Refused as refused:
+            return _refuse(environ, start_response, refused.message, refused.status, refused.code)
+        method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
         judged = dict(environ)
         judged.update(PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="")
         judged["twofa.forward_auth.method"] = method
@@ -137,6 +141,12 @@ class ForwardAuth:
         if decision.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response(environ, start_response)
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.message, self.status, self.code = message, status, code
 
 
 def _refuse(

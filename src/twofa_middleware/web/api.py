@@ -225,18 +225,18 @@ class Api:
         return response
 
     def tokens(self, ctx: Ctx, body: Body) -> Response:
-        return json_response({"tokens": [token_json(r) for r in ctx.service.list_tokens(ctx.user_id)]})
+        return json_response({"tokens": [token_json(r) for r in ctx.service.tokens.list_tokens(ctx.user_id)]})
 
     def token_create(self, ctx: Ctx, body: Body) -> Response:
         """The token is in this response and nowhere else, ever."""
-        token_id, token = ctx.service.create_token(
+        token_id, token = ctx.service.tokens.create_token(
             ctx.user_id, body["name"], body.get("expires_in_days", 30), body.get("paths"), ctx.ip
         )
         return json_response({"id": token_id, "token": token}, 201)
 
     def token_revoke(self, ctx: Ctx, body: Body) -> Response:
         token_id = int(ctx.url_args["token_id"])
-        ctx.service.revoke_token(token_id, ctx.user_id, ctx.ip)
+        ctx.service.tokens.revoke_token(token_id, ctx.user_id, ctx.ip)
         return json_response({"id": token_id, "revoked": True})
 
     # -- the OpenAPI document --------------------------------------------------------

@@ -27,7 +27,7 @@ class TokenPages(Pages):
         defaults = {"new_token": None, "error": None, "form": {"name": "", "expires_days": str(DEFAULT_DAYS),
                                                                "paths": ""}}
         return self.render(
-            ctx, "tokens.html", status, tokens=ctx.service.list_tokens(ctx.user_id), when=rfc3339,
+            ctx, "tokens.html", status, tokens=ctx.service.tokens.list_tokens(ctx.user_id), when=rfc3339,
             max_days=ctx.settings.max_token_days, **{**defaults, **values},
         )
 
@@ -46,7 +46,7 @@ class TokenPages(Pages):
             return denied
         paths = [p for p in _SEPARATORS.split(form["paths"]) if p]
         try:
-            token_id, token = ctx.service.create_token(
+            token_id, token = ctx.service.tokens.create_token(
                 ctx.user_id, form["name"], _days(form["expires_days"]), paths, ctx.ip
             )
         except TwoFactorError as exc:
@@ -64,7 +64,7 @@ class TokenPages(Pages):
         if denied is not None:
             return denied
         try:
-            ctx.service.revoke_token(int(ctx.url_args["token_id"]), ctx.user_id, ctx.ip)
+            ctx.service.tokens.revoke_token(int(ctx.url_args["token_id"]), ctx.user_id, ctx.ip)
         except TwoFactorError as exc:
             response = self._page(ctx, exc.status, error=exc.message)
         else:
