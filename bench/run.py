@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.test import EnvironBuilder
 
 from twofa_middleware import SQLAlchemyStore
-from twofa_middleware.identity import CookieKeyedIdentify, Identity, TwoFactorInfo
+from twofa_middleware.identity import Identity, TwoFactorInfo
 from twofa_middleware.store.base import UserState
 
 from . import apps, inprocess, load, server
@@ -257,11 +257,8 @@ def memory(plan: Plan) -> list[Row]:
     then weigh what they keep."""
     app = apps.flask_app()
     middleware = apps.wrap(app, SQLAlchemyStore("sqlite://"))
-    identify = middleware.identify
-    assert isinstance(identify, CookieKeyedIdentify)
-    assert identify.cache is not None
-    identify_cache = identify.cache
-    cookies, service, passes = middleware.cookies, middleware.service, middleware.passes
+    caches = middleware.caches()
+    cookies, passes = middleware.cookies, middleware.passes
     assert passes is not None
     now = time.time()
     session_name, verified_name = app.config["SESSION_COOKIE_NAME"], cookies.verified_name
@@ -279,14 +276,13 @@ def memory(plan: Plan) -> list[Row]:
         uid = apps.user_id(i)
         identity = Identity(uid, apps.nonce(i), now + 86400)
         state = UserState(True, 1, 10, None)
-        identify_cache.set(session, identity)
-        cookies._verified_cache.set(verified, (uid, f"{i:032x}", 1, now + 3600))
-        service._states.set(uid, state)
+        caches["sessions"].set(session, identity)
+        caches["verified_cookies"].set(verified, (uid, f"{i:032x}", 1, now + 3600))
+        caches["states"].set(uid, state)
         passes.remember(header, identity, state, TwoFactorInfo(uid, True, True, middleware.urls, 10), now + 3600)
-    caches = [identify_cache._data, cookies._verified_cache._data, service._states._data, passes._cache._data]
     seen: set[int] = {id(middleware.urls)}
-    used = sum(deep_size(data, seen) for data in caches)
-    entries = sum(len(data) for data in caches)
+    used = sum(deep_size(cache.entries(), seen) for cache in caches.values())
+    entries = sum(len(cache) for cache in caches.values())
     scenario = f"{plan.memory_cookies:,} distinct cookies"
     return [
         _row("memory", scenario, "MiB held by the caches", None, used / 2**20),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -78,6 +78,10 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             self.generation += 1
             self._data.clear()
+
+    def entries(self) -> Mapping[K, tuple[float, V]]:
+        """``key -> (expires, value)``, to weigh or inspect the cache: typed read-only, write through :meth:`set`."""
+        return self._data
 
     def __len__(self) -> int:
         return len(self._data)

@@ -57,7 +57,7 @@ class Cookies:
         self.sudo_name = f"{prefix}_sudo"
         # Raw cookie value -> decoded payload: a verified request costs a dict
         # lookup, not an HMAC. Entries end when the signature would expire.
-        self._verified_cache: TTLCache[str, tuple[str, str, int, float]] = TTLCache(
+        self.verified_cache: TTLCache[str, tuple[str, str, int, float]] = TTLCache(
             ttl=float(settings.verified_max_age), maxsize=20_000, clock=clock
         )
 
@@ -96,14 +96,14 @@ class Cookies:
         return None
 
     def _verified_for(self, value: str, identity: Identity, epoch: int) -> float | None:
-        payload = self._verified_cache.get(value)
+        payload = self.verified_cache.get(value)
         if payload is None:
             loaded = self.load_verified(value)
             if loaded is None:
                 return None
             user_id, shash, cookie_epoch, signed_at = loaded
             payload = (user_id, shash, cookie_epoch, signed_at + self.settings.verified_max_age)
-            self._verified_cache.set(value, payload, ttl=payload[3] - self.clock())
+            self.verified_cache.set(value, payload, ttl=payload[3] - self.clock())
         user_id, shash, cookie_epoch, expires_at = payload
         if (
             user_id == identity.user_id

@@ -10,6 +10,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from .cache import TTLCache
 from .config import Settings
 from .cookies import Cookies
 from .crypto import KeyRing, SecretKey
@@ -126,6 +127,17 @@ class TwoFactorMiddleware:
             elif decided.remember_until is not None:
                 self._remember(environ.get("HTTP_COOKIE", ""), facts, decided)
         return decided
+
+    def caches(self) -> dict[str, TTLCache[Any, Any]]:
+        """Every in-process cache by name (to weigh them, or to fill them in a benchmark)."""
+        out: dict[str, TTLCache[Any, Any]] = {
+            "states": self.service.states, "verified_cookies": self.cookies.verified_cache,
+        }
+        if self.passes is not None:
+            out["passes"] = self.passes.cache
+        if isinstance(self.identify, CookieKeyedIdentify) and self.identify.cache is not None:
+            out["sessions"] = self.identify.cache
+        return out
 
     def forget_cached(self) -> None:
         """Drop every in-process cache (states, tokens, remembered passes), as a restart would."""

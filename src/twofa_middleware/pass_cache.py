@@ -40,13 +40,13 @@ class PassCache:
         self, ttl: float, state: Callable[[str], UserState], maxsize: int = 20_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._cache: TTLCache[str, _Entry] = TTLCache(ttl=ttl, maxsize=maxsize, clock=clock)
+        self.cache: TTLCache[str, _Entry] = TTLCache(ttl=ttl, maxsize=maxsize, clock=clock)
         self._state = state
         self._clock = clock
 
     def get(self, cookie: str) -> TwoFactorInfo | None:
         """What to put in ``environ["twofa"]`` for a request that passes, else None."""
-        entry = self._cache.get(cookie)
+        entry = self.cache.get(cookie)
         if entry is None:
             return None
         user_id, state, info = entry
@@ -69,16 +69,16 @@ class PassCache:
         """
         if len(cookie) > MAX_KEY:
             return
-        ttl = self._cache.ttl
+        ttl = self.cache.ttl
         now = self._clock()
         for end in (until, identity.expires_at):
             if end is not None:
                 ttl = min(ttl, end - now)
         if ttl > 0:
-            self._cache.set(cookie, (identity.user_id, state, info), ttl)
+            self.cache.set(cookie, (identity.user_id, state, info), ttl)
 
     def clear(self) -> None:
-        self._cache.clear()
+        self.cache.clear()
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return len(self.cache)

@@ -84,7 +84,7 @@ class TwoFactorService:
         def now() -> float:  # the service's clock, even when a test replaces it later
             return self.clock()
 
-        self._states: TTLCache[str, UserState] = TTLCache(ttl, maxsize=20_000, clock=now)
+        self.states: TTLCache[str, UserState] = TTLCache(ttl, maxsize=20_000, clock=now)
         self._tokens: TTLCache[bytes, TokenRecord] = TTLCache(ttl, maxsize=20_000, clock=now)
         # Well-formed tokens the store does not know: a flood of made-up ones must
         # not become a flood of queries. A new token is 256 fresh random bits, so
@@ -98,23 +98,23 @@ class TwoFactorService:
 
     def state(self, user_id: str) -> UserState:
         """The user's state, from this process's cache when fresh (no database)."""
-        state = self._states.get(user_id)
+        state = self.states.get(user_id)
         if state is None:
-            generation = self._states.generation
+            generation = self.states.generation
             state = self.store.user_state(user_id)
-            self._states.set(user_id, state, since=generation)
+            self.states.set(user_id, state, since=generation)
         return state
 
     def forget_cached(self) -> None:
         """Drop every cached user state and token, as a restart would."""
-        for cache in (self._states, self._tokens, self._unknown_tokens, self._used_tokens):
+        for cache in (self.states, self._tokens, self._unknown_tokens, self._used_tokens):
             cache.clear()
 
     def _now(self) -> float:
         return self.clock()  # read at each call: tests replace ``clock``
 
     def _changed(self, user_id: str) -> None:
-        self._states.pop(user_id)
+        self.states.pop(user_id)
 
     def _event(self, user_id: str, event: str, detail: str = "", ip: str | None = None) -> None:
         self.store.log(user_id, event, detail, ip, self.clock())
