@@ -110,6 +110,10 @@ class Policy:
 
 def decide(facts: Facts, policy: Policy) -> Decision:
     """What happens to a request for the app (not for the middleware's own pages)."""
+    if _has_dot_segment(facts.path):
+        # Exempt paths and token scopes are prefixes of the path as sent; a router
+        # that resolves dot segments (Pyramid's traversal) would serve another one.
+        return Refuse(400, "ambiguous_request", "The path has '.' or '..' segments.")
     if facts.store_down:
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if facts.token_refused is not None:
@@ -154,6 +158,10 @@ def token_usable(record: TokenRecord, path: str, now: float) -> bool:
     """Live (not revoked, not expired) and allowed on ``path``."""
     expired = record.expires_at is not None and record.expires_at <= now
     return record.revoked_at is None and not expired and path_allowed(path, record.paths)
+
+
+def _has_dot_segment(path: str) -> bool:
+    return "/." in path and any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _until(identity: Identity, verified_until: float | None) -> float:

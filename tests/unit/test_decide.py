@@ -80,3 +80,19 @@ def test_a_token_pass_carries_the_token_and_is_never_remembered_by_cookie() -> N
     assert isinstance(decision, Pass)
     assert (decision.info.token_id, decision.info.token_name, decision.info.token_paths) == (9, "ci", ("/api",))
     assert decision.remember_until is None
+
+
+@pytest.mark.parametrize("path", ["/logout/../secret", "/static/./x", "/api/..", "/reports/../secret"])
+@pytest.mark.parametrize(
+    "facts",
+    [
+        pytest.param(lambda path: Facts(path, ALICE, ON), id="owes-code"),
+        pytest.param(lambda path: Facts(path, token=token(paths=("/reports",))), id="scoped-token"),
+        pytest.param(Facts, id="anonymous"),
+    ],
+)
+def test_a_path_with_dot_segments_is_refused_before_exempt_paths_or_token_scopes(path, facts) -> None:
+    """Pyramid's traversal resolves ``..`` after the middleware judged the prefix:
+    ``/logout/../secret`` was exempt and served ``/secret`` (attacker's review)."""
+    decision = decide(facts(path), Policy(("/logout", "/static/"), {}))
+    assert isinstance(decision, Refuse) and (decision.status, decision.code) == (400, "ambiguous_request")
