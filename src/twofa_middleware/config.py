@@ -53,6 +53,10 @@ class Settings:
     :param max_token_days: longest allowed personal access token lifetime.
     :param enrollment_seconds: how long a started setup (its QR code and key)
         stays valid before it must be started again.
+    :param account_label: ``account_label(user_id) -> str``: the name shown for a
+        user in authenticator apps and on the 2FA pages, when ``user_id`` is an
+        opaque key (a database id, which never changes and is never reused);
+        default: ``user_id`` itself.
     :param require_enrollment: ``require_enrollment(user_id) -> bool``: users for
         whom it is true must set up 2FA before reaching the app (beyond
         ``exempt_paths``); without it, 2FA is each user's choice.
@@ -86,6 +90,11 @@ class Settings:
     enrollment_seconds: int = 900
     require_enrollment: Callable[[str], bool] | None = field(default=None, compare=False)
     sign_out: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = field(default=None, compare=False)
+    account_label: Callable[[str], str] | None = field(default=None, compare=False)
+
+    def label(self, user_id: str) -> str:
+        """What people see for ``user_id``: :attr:`account_label`'s answer, else the id itself."""
+        return user_id if self.account_label is None else self.account_label(user_id)
 
     def __post_init__(self) -> None:
         _check_names(self)
@@ -181,7 +190,7 @@ def _check_paths(s: Settings) -> None:
 
 
 def _check_hooks(s: Settings) -> None:
-    for name in ("require_enrollment", "sign_out"):
+    for name in ("require_enrollment", "sign_out", "account_label"):
         hook = getattr(s, name)
         if hook is not None and not callable(hook):
             raise ValueError(f"{name} must be a function or None")

@@ -185,7 +185,7 @@ class TwoFactorService:
             self.store.set_pending_secret(user_id, self.keyring.encrypt(secret), now)
         else:
             return None
-        uri = totp.provisioning_uri(secret, user_id, self.settings)
+        uri = totp.provisioning_uri(secret, self.settings.label(user_id), self.settings)
         qr = segno.make(uri, error="m")
         return Enrollment(
             secret=secret,

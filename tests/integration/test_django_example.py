@@ -247,3 +247,43 @@ def test_a_misconfigured_project_does_not_start(case: str, expected: str) -> Non
     assert "STARTED" not in done.stdout
     refused = [line for line in done.stdout.splitlines() if line.startswith("REFUSED")]
     assert refused and expected in refused[0], done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", ["/_2fa/%ff", "/_2fa/api/%ff", "/_2fa/verify%80", "/caf%ff"])
+def test_a_path_that_is_not_utf8_is_a_4xx_never_a_500(path: str) -> None:
+    """Django puts its decoded path (U+FFFD for bad bytes) in META; werkzeug raised on it
+    (attacker's review)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(live_django().url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("GET", path)
+    conn.endheaders()
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert 400 <= response.status < 500
+
+
+def test_2fa_state_follows_the_account_not_its_name(django_app: LiveApp) -> None:
+    """Keyed by the primary key: renaming an account keeps its second factor, and a new
+    account given the old name inherits neither its 2FA nor its tokens (attacker's review)."""
+    from django.contrib.auth import get_user_model
+
+    name = unique("renamed")
+    client, _app = enrolled(django_app, name)
+    client.sudo()
+    _, token = client.create_token("script")
+    user = off_loop(lambda: get_user_model().objects.get(username=name))
+    user.username = name + "-later"
+    off_loop(user.save)
+
+    newcomer = ApiClient(django_app.url)
+    newcomer.register(name)  # the old name, a new account
+    assert newcomer.get("/status").json()["enabled"] is False
+    r = bearer(django_app.url, token, "/api/me")
+    assert r.status_code == 200 and r.json() == {"user": name + "-later"}
+
+    client.login(name + "-later")
+    assert client.me().status_code == 401  # still owes the code after the rename

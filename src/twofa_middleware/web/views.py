@@ -38,7 +38,7 @@ class Pages:
 
     def render(self, ctx: Ctx, name: str, status: int = 200, **values: Any) -> Response:
         html = self.templates.get_template(name).render(
-            user_id=ctx.user_id,
+            user_id=ctx.settings.label(ctx.user_id),
             state=ctx.state,
             verified=ctx.verified,
             csrf_token=ctx.csrf_token,
@@ -165,7 +165,7 @@ class Pages:
         if denied is not None:
             return denied
         codes = [c.code.replace("-", "") for c in ctx.service.recovery_codes(ctx.user_id) if not c.used]
-        text = recovery.as_text(codes, ctx.settings.issuer, ctx.user_id)
+        text = recovery.as_text(codes, ctx.settings.issuer, ctx.settings.label(ctx.user_id))
         filename = f"{ctx.settings.issuer}-recovery-codes.txt".replace(" ", "-")
         response = Response(text, mimetype="text/plain")
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model, logout
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 
@@ -79,6 +79,7 @@ def build() -> TwoFactorMiddleware:
     for name, value in defaults.items():
         options.setdefault(name, value)
     options.setdefault("sign_out", sign_out)
+    options.setdefault("account_label", account_label)
     try:
         settings = Settings(**options)
     except (TypeError, ValueError) as exc:
@@ -153,7 +154,7 @@ def identify(environ: dict[str, Any]) -> Identity | None:
         # Signed in by a path that sent no user_logged_in (a session from before
         # the app was installed, say): a sign-in of its own, owing the second factor.
         nonce = new_nonce(request)
-    return Identity(str(user.get_username()), nonce)
+    return Identity(user_key(user), nonce)
 
 
 def new_nonce(request: Any) -> str:
@@ -172,19 +173,35 @@ def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwar
         new_nonce(request)
 
 
-def user_by_name(username: str) -> Any:
-    """The active Django user of that ``USERNAME_FIELD`` value, else None."""
+def user_key(user: Any) -> str:
+    """What 2FA state, tokens and the security log are kept under: the primary key.
+
+    Never the username: a renamed account (a changed e-mail, with
+    ``USERNAME_FIELD = "email"``) would lose its 2FA, and a new account given the
+    old name would inherit its second factor and its tokens.
+    """
+    return str(user.pk)
+
+
+def user_by_key(key: str) -> Any:
+    """The active Django user with that primary key, else None."""
     model = get_user_model()
     try:
-        user = model._default_manager.get_by_natural_key(username)
-    except model.DoesNotExist:
+        user = model._default_manager.filter(pk=key).first()
+    except (ValueError, TypeError, ValidationError):  # not a key of this model's kind
         return None
-    return user if getattr(user, "is_active", True) else None
+    return user if user is not None and getattr(user, "is_active", True) else None
+
+
+def account_label(key: str) -> str:
+    """The name people see for the user in authenticator apps and on the 2FA pages."""
+    user = user_by_key(key)
+    return str(user.get_username()) if user is not None else key
 
 
 def check_password(user_id: str, password: str) -> bool:
     """The Django user's own password check (hashers, upgrades and all)."""
-    user = user_by_name(user_id)
+    user = user_by_key(user_id)
     if user is None:
         # As Django's ModelBackend does: an unknown user costs one hash too.
         get_user_model()().set_password(password)

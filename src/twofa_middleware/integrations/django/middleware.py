@@ -32,7 +32,7 @@ from ...errors import InvalidToken
 from ...identity import Identity, TwoFactorInfo
 from ...middleware import TwoFactorMiddleware as Core
 from ...web.http import error_json
-from .core import APP_NAME, NONCE_KEY, REQUEST_KEY, new_nonce, twofa, user_by_name
+from .core import APP_NAME, NONCE_KEY, REQUEST_KEY, new_nonce, twofa, user_by_key, user_key
 
 log = logging.getLogger("twofa_middleware")
 
@@ -80,7 +80,7 @@ class TwoFactorMiddleware:
         path: str = request.path_info or "/"
         if path == self.mount or path.startswith(self.mount + "/"):
             return self.serve_pages(request)
-        environ = {**request.META, REQUEST_KEY: request}
+        environ = wsgi_environ(request)
         decision = self.core.decision(environ, path)
         if not isinstance(decision, Pass):
             return to_django(self.core.response(decision, environ), environ)
@@ -96,7 +96,7 @@ class TwoFactorMiddleware:
         """The in-app guard: the user the view will see is the one judged, or is judged now."""
         info = request.META.get("twofa")
         user = request.user
-        user_id = str(user.get_username()) if user.is_authenticated else None
+        user_id = user_key(user) if user.is_authenticated else None
         if isinstance(info, TwoFactorInfo) and user_id == info.user_id:
             return None
         identity = None
@@ -104,7 +104,7 @@ class TwoFactorMiddleware:
             nonce = request.session.get(NONCE_KEY)
             identity = Identity(user_id, nonce if isinstance(nonce, str) and nonce else new_nonce(request))
         log.warning("twofa: request.user changed after the middleware judged the request; judging %s", user_id)
-        environ = {**request.META, REQUEST_KEY: request}
+        environ = wsgi_environ(request)
         decision = self.core.guard(environ, identity)
         if isinstance(decision, Pass):
             request.META["twofa"] = decision.info
@@ -120,7 +120,7 @@ class TwoFactorMiddleware:
         except RawPostDataException:
             log.error("twofa: the request body under %s was read before the middleware", self.mount)
             return to_django(error_json("invalid_request", "The request body is unreadable.", 400), request.META)
-        environ = {**request.META, REQUEST_KEY: request}
+        environ = wsgi_environ(request)
         environ["wsgi.input"] = BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return to_django(self.core.web, environ)
@@ -129,7 +129,7 @@ class TwoFactorMiddleware:
 
     def as_token_owner(self, request: Any, info: TwoFactorInfo) -> Any:
         """The request is the token owner's alone: Django's user, and nothing of any session."""
-        owner = user_by_name(str(info.user_id))
+        owner = user_by_key(str(info.user_id))
         if owner is None:  # the user was deleted or deactivated since the token was made
             refused = Refuse(401, InvalidToken.code, InvalidToken.message)
             return to_django(self.core.response(refused, request.META), request.META)
@@ -140,7 +140,7 @@ class TwoFactorMiddleware:
             return owner
 
         request.auser = auser
-        request.META["REMOTE_USER"] = info.user_id
+        request.META["REMOTE_USER"] = str(owner.get_username())
         # No session cookie rides along: a token never lends its exemption from 2FA to a session.
         request.META.pop("HTTP_COOKIE", None)
         request.COOKIES = {}
@@ -148,6 +148,13 @@ class TwoFactorMiddleware:
         # A browser cannot send another site's Authorization header: no CSRF to guard against.
         request._dont_enforce_csrf_checks = True
         return None
+
+
+def wsgi_environ(request: Any) -> dict[str, Any]:
+    """The request as a WSGI environ again: Django replaced ``PATH_INFO`` in ``META`` with
+    its decoded path (U+FFFD for bytes that are not UTF-8), which werkzeug cannot read."""
+    path = request.path_info.encode("utf-8").decode("latin-1")
+    return {**request.META, "PATH_INFO": path, REQUEST_KEY: request}
 
 
 # -- werkzeug responses as Django's ---------------------------------------------------------
