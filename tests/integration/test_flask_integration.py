@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import requests
 from cachelib import FileSystemCache
@@ -168,14 +169,18 @@ def test_server_side_sessions_from_flask_session_work_end_to_end(tmp_path, servi
     for _ in range(3):
         assert (client.me().status_code, client.me().json()) == (200, {"user": "alice"})
 
-    # Another sign-in on the same server-side session id: the session's content
-    # changed while the Cookie header did not, so no pass may be remembered by that header.
+    # Another sign-in in the same browser: the server-side session gets a new id, so
+    # whoever knew (or planted) the old one shares nothing of it (attacker's review);
+    # and no pass is ever remembered by the Cookie header of a server-side session.
     bob = ApiClient(live.url)
     bob.register("bob")  # no 2FA
     assert bob.me().status_code == 200
     cookie_before = bob.http.cookies["session"]
     r = bob.request("POST", "/api/login", json={"username": "alice", "password": PASSWORD})
-    assert r.status_code == 200 and bob.http.cookies["session"] == cookie_before
+    assert r.status_code == 200 and bob.http.cookies["session"] != cookie_before
+    planted = ApiClient(live.url)
+    planted.http.cookies.set("session", cookie_before)
+    assert planted.me().json()["error"] == "not_signed_in"  # the old id is gone
     r = bob.me()
     assert (r.status_code, r.json()["error"]) == (401, "two_factor_required")
     assert live.middleware.passes is None  # the middleware remembers nothing by Cookie header here
@@ -452,3 +457,25 @@ def test_token_owners_and_the_apps_own_request_loader_both_work_in_either_order(
     r = requests.get(live.url + "/api/me", headers={"X-Debug-User": "bob"}, timeout=10)
     assert (r.status_code, r.json()) == (200, {"user": "bob"})
     assert requests.get(live.url + "/api/me", timeout=10).status_code == 401
+
+
+def test_a_session_without_a_sign_in_key_gets_one_and_can_pass_the_second_factor(tmp_path):
+    """A Flask-Login session made before TwoFactor (no ``_twofa_nonce``) was locked in a
+    verify loop: each right code gave a verified cookie bound to no key (attacker's review).
+    Now such a session starts a sign-in of its own on its first request."""
+    app = create_app({"USERS_DATABASE": str(tmp_path / "u.db"), "TWOFA_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+                      "SECRET_KEY": SECRET_KEY, "WTF_CSRF_ENABLED": False})
+    middleware = app.extensions["twofa"]
+    clock = FixedClock(1_700_000_015.0)
+    middleware.service.clock = clock
+    app.extensions["example_users"].create("alice", PASSWORD)
+    client = app.test_client()
+    with client.session_transaction() as session:  # a sign-in from before the extension
+        session["_user_id"] = "alice"
+        session["_fresh"] = True
+    assert client.get("/api/me").get_json() == {"user": "alice"}
+    assert client.post("/_2fa/api/confirm-password", json={"password": PASSWORD}).status_code == 200
+    totp = pyotp.TOTP(client.post("/_2fa/api/enroll", json={}).get_json()["secret"])
+    assert client.post("/_2fa/api/enroll/confirm", json={"code": totp.at(clock())}).status_code == 200
+    assert client.get("/api/me").get_json() == {"user": "alice"}  # enrolled in this sign-in
+    middleware.service.store.dispose()

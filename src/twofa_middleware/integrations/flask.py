@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from werkzeug.wrappers import Response
@@ -71,6 +71,11 @@ def flask_login_module() -> ModuleType | None:
         return importlib.import_module("flask_login")
     except ImportError:
         return None
+
+
+def _by_token(environ: dict[str, Any]) -> bool:
+    info = environ.get("twofa")
+    return isinstance(info, TwoFactorInfo) and info.token_id is not None
 
 
 def _current_user() -> Any:
@@ -273,7 +278,15 @@ class TwoFactor:
     # -- the sign-in key -----------------------------------------------------------------
 
     def _new_sign_in(self, sender: Any, **extra: Any) -> None:
-        """A new sign-in (password, remember cookie): a new key, so the code is owed again."""
+        """A new sign-in (password, remember cookie): a new key, so the code is owed again.
+
+        A server-side session gets a new id as well, when its interface can (Flask-Session's
+        ``regenerate``): whoever planted or knew the old id must not share this sign-in,
+        its CSRF tokens included (attacker's review)."""
+        interface = current_app.session_interface
+        regenerate = getattr(interface, "regenerate", None)
+        if callable(regenerate) and not signed_cookie_interface(current_app):
+            regenerate(session)
         session[self.nonce_key] = secrets.token_urlsafe(16)
 
     def _signed_out(self, sender: Any, **extra: Any) -> None:
@@ -339,6 +352,12 @@ class TwoFactor:
         if user_id is None:
             return None
         nonce = session.get(self.nonce_key)
+        if (not isinstance(nonce, str) or not nonce) and not _by_token(request.environ):
+            # A sign-in that sent no signal (a session from before TwoFactor, an app that
+            # sets _user_id itself): a sign-in of its own, which owes the code, and can
+            # then pass it. Without a key it could never be verified (attacker's review).
+            self._new_sign_in(None)
+            nonce = session[self.nonce_key]
         return Identity(user_id, nonce if isinstance(nonce, str) else "")
 
     def guard(self) -> Response | None:
