@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,25 @@ def live_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveApp
         server.shutdown()
         thread.join(5)
         app.extensions["twofa"].service.store.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Debian chromium per session, for tests/browser and tests/examples alike
+    (Playwright's sync API runs once per thread: two session browsers cannot coexist)."""
+    from tests.browser.helpers import launch, missing_parts
+
+    missing = missing_parts()
+    if missing:
+        missing_part("browser tests need " + "; ".join(missing))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Browser fixtures: one Debian chromium per session, fresh contexts per test.
+"""Browser fixtures: fresh contexts per test on the session's one Debian chromium
+(the ``browser`` fixture, in tests/conftest.py: the example contract suite uses it too).
 
 Every context a test opens records each request its pages make; when the test
 ends, any request to a host other than the app's own fails it.
@@ -10,24 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.helpers import LiveApp, missing_part
+from tests.helpers import LiveApp
 
-from .helpers import DESKTOP, foreign_requests, launch, missing_parts
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    missing = missing_parts()
-    if missing:
-        missing_part("browser tests need " + "; ".join(missing))
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+from .helpers import DESKTOP, foreign_requests
 
 
 @pytest.fixture
