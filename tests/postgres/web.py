@@ -27,7 +27,12 @@ class Browser:
         return self.http.post(self.base + path, data=data, allow_redirects=False, timeout=30, **kwargs)  # type: ignore[arg-type]
 
     def sign_in(self, user: str, password: str = PASSWORD) -> None:
-        r = self.post("/login", {"username": user, "password": password, "next": "/settings"})
+        """The app's own sign-in form, with the app's own CSRF token when it has one."""
+        form = {"username": user, "password": password, "next": "/settings"}
+        page = self.get("/login")
+        if 'name="csrf_token"' in page.text:
+            form["csrf_token"] = csrf_of(page.text)
+        r = self.post("/login", form)
         assert r.status_code in (302, 303), r.text
 
     def verify_form(self) -> str:
