@@ -145,20 +145,23 @@ def test_a_tossed_duplicate_verified_cookie_does_not_lock_the_user_into_re_verif
         store.dispose()
 
 
-def test_the_api_refuses_a_json_body_with_surrogates_before_the_password_check(live_app):
-    """The app's check_password is never handed text it cannot encode."""
+def test_the_api_refuses_a_json_body_with_surrogates_before_the_password_check(tmp_path):
+    """The app's check_password (a true boundary, recorded here) is never handed text it cannot encode."""
     seen: list[str] = []
-    service = live_app.middleware.service
-    original = service._check_password
-    service._check_password = lambda user, password: seen.append(password) or original(user, password)
-    client = ApiClient(live_app.url, validate=False)
-    client.register("never-asked")
-    r = client.http.post(
-        live_app.url + API + "/confirm-password",
-        data=b'{"password": "\\udc80"}', headers={"Content-Type": "application/json"}, timeout=10,
+    store = SQLAlchemyStore(f"sqlite:///{tmp_path}/pw.db")
+    middleware = TwoFactorMiddleware(
+        lambda environ, start_response: [], secret_key=SECRET_KEY, store=store,
+        identify=lambda environ: Identity("alice", "nonce-1"),
+        check_password=lambda user, password: bool(seen.append(password)),
     )
-    assert r.status_code == 400
-    assert seen == []
+    try:
+        r = Client(middleware).post(
+            API + "/confirm-password", data=b'{"password": "\\udc80"}', headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json["error"] == "invalid_request"
+        assert seen == []
+    finally:
+        store.dispose()
 
 
 @pytest.mark.parametrize("user", ["\udcff", "a\x01b", "x" * 256, ""])

@@ -139,8 +139,7 @@ def test_a_token_cannot_manage_2fa_or_tokens(live_app, alice):
 
 def test_steady_state_token_requests_do_not_touch_the_store(live_app, alice, monkeypatch):
     _, token = alice.create_token("hot path")
-    # A long cache time, so a loaded machine cannot turn 20 requests into a refill.
-    monkeypatch.setattr(live_app.middleware.service._tokens, "ttl", 60.0)
+    use_clock(live_app)  # time stands still: a loaded machine cannot turn 20 requests into a refill
     store = live_app.middleware.service.store
     calls: list[str] = []
     for name in ("token_by_hash", "touch_token", "user_state"):
