@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from examples.pyramid_app.app import make_app
-from tests.helpers import SECRET_KEY, LiveApp, serve
-from twofa_middleware.integrations.pyramid import get_middleware
+from tests.helpers import LiveApp
+from tests.integration.pyramid_support import serve_example
 
 from .helpers import PASSWORD, code_field, enroll, register, sign_in, sign_out, verify_with
 
@@ -22,17 +21,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def live_app(tmp_path: Path) -> Iterator[LiveApp]:
     """The Pyramid example in place of the Flask one, for this module's browser fixtures."""
-    db_url = f"sqlite:///{tmp_path}/twofa.db"
-    app = make_app({"users_database": str(tmp_path / "users.db"), "twofa_database_url": db_url,
-                    "secret_key": SECRET_KEY})
-    middleware = get_middleware(app.registry)
-    url, server, thread = serve(app)
-    try:
-        yield LiveApp(url, app, middleware, db_url)
-    finally:
-        server.shutdown()
-        thread.join(5)
-        middleware.service.store.dispose()
+    yield from serve_example(tmp_path)
 
 
 def test_pyramid_enroll_sign_out_from_verify_then_sign_in_with_a_code(page: Page) -> None:

@@ -21,24 +21,7 @@ from tests.helpers import SECRET_KEY, serve
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.integrations.pyramid import get_middleware
 
-
-class HeaderPolicy:
-    """Signed in by a header (stands for any first-factor channel: a session, auth_tkt...)."""
-
-    def identity(self, request: Any) -> str | None:
-        return request.headers.get("X-User")
-
-    def authenticated_userid(self, request: Any) -> str | None:
-        return self.identity(request)
-
-    def permits(self, request: Any, context: Any, permission: str) -> bool:
-        return True
-
-    def remember(self, request: Any, userid: str, **kw: Any) -> list[tuple[str, str]]:
-        return []
-
-    def forget(self, request: Any, **kw: Any) -> list[tuple[str, str]]:
-        return []
+from .pyramid_support import HeaderPolicy
 
 
 def secret_view(request: Any) -> Response:

@@ -20,27 +20,17 @@ from pyramid.interfaces import ISecurityPolicy
 from pyramid.response import Response
 from pyramid.session import SignedCookieSessionFactory
 
-from examples.pyramid_app.app import make_app
 from tests.helpers import SECRET_KEY, LiveApp, alert_of, csrf_of, manual_key_of, serve
 from twofa_middleware import SQLAlchemyStore
 from twofa_middleware.integrations.pyramid import get_middleware
 
 from .api_support import PASSWORD, ApiClient, bearer, use_clock
+from .pyramid_support import HeaderPolicy, serve_example
 
 
 @pytest.fixture
 def pyramid_app(tmp_path) -> Iterator[LiveApp]:
-    db_url = f"sqlite:///{tmp_path}/twofa.db"
-    app = make_app({"users_database": str(tmp_path / "users.db"), "twofa_database_url": db_url,
-                    "secret_key": SECRET_KEY})
-    middleware = get_middleware(app.registry)
-    url, server, thread = serve(app)
-    try:
-        yield LiveApp(url, app, middleware, db_url)
-    finally:
-        server.shutdown()
-        thread.join(5)
-        middleware.service.store.dispose()
+    yield from serve_example(tmp_path)
 
 
 def html_session() -> requests.Session:
@@ -173,24 +163,6 @@ def test_sign_out_from_the_verify_page_works_under_pyramid_csrf(pyramid_app: Liv
 
 # -- misconfiguration fails closed -----------------------------------------------------------
 
-
-class HeaderPolicy:
-    """Signed in by a header (an SSO proxy, say): a channel the session knows nothing of."""
-
-    def identity(self, request: Any) -> str | None:
-        return request.headers.get("X-User")
-
-    def authenticated_userid(self, request: Any) -> str | None:
-        return self.identity(request)
-
-    def permits(self, request: Any, context: Any, permission: str) -> bool:
-        return True
-
-    def remember(self, request: Any, userid: str, **kw: Any) -> list[tuple[str, str]]:
-        return []
-
-    def forget(self, request: Any, **kw: Any) -> list[tuple[str, str]]:
-        return []
 
 
 class BrokenSessionFactory:
