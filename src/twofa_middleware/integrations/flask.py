@@ -154,8 +154,8 @@ class SessionIdentify(CookieKeyedIdentify):
         try:
             data = open_session_data(self.app, environ)
         except Exception as exc:  # noqa: BLE001 - any interface's failure: read as nobody, never as a user
-            log.error("twofa: the Flask session could not be opened (%s: %s); read as signed out",
-                      type(exc).__name__, exc)
+            # The exception's type only: a session backend's message may carry the session id.
+            log.error("twofa: the Flask session could not be opened (%s); read as signed out", type(exc).__name__)
             return None
         return identity_from(data, self.user_key, self.nonce_key, None)
 

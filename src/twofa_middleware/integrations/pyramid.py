@@ -227,7 +227,8 @@ def request_identity(request: Request, nonce_key: str) -> Identity | None:
         if not isinstance(nonce, str) or not nonce or owner != user:
             nonce = new_sign_in(request, user, nonce_key)
     except Exception as exc:  # an unreadable session, a broken factory
-        raise Misconfigured(f"the session cannot be read or written ({type(exc).__name__}: {exc})") from exc
+        # The exception's type only: a session backend's message may carry the session id.
+        raise Misconfigured(f"the session cannot be read or written ({type(exc).__name__})") from exc
     return Identity(user, nonce)
 
 
