@@ -91,5 +91,6 @@ def test_a_session_that_cannot_be_opened_is_nobody_with_one_log_line(caplog: pyt
     with caplog.at_level(logging.ERROR, logger="twofa_middleware"):
         assert identify(environ) is None
     (record,) = [r for r in caplog.records if r.name == "twofa_middleware"]
-    assert "ConnectionError: session store unreachable" in record.getMessage()
+    assert "(ConnectionError)" in record.getMessage()
+    assert "unreachable" not in record.getMessage()  # a backend's message may carry the session id
     assert record.exc_info is None  # one line, no traceback
