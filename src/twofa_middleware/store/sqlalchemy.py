@@ -483,5 +483,16 @@ class SQLAlchemyStore:
         with self._tx() as s:
             s.execute(update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=now))
 
+    def unlock(self, user_id: str) -> bool:
+        """End a lockout and reset the wrong-code count; False when there was neither."""
+        with self._tx() as s:
+            result = s.execute(
+                update(TwoFactorUser)
+                .where(TwoFactorUser.user_id == user_id)
+                .where((TwoFactorUser.failures > 0) | TwoFactorUser.locked_until.is_not(None))
+                .values(failures=0, locked_until=None)
+            )
+            return cast("CursorResult[Any]", result).rowcount == 1
+
     def dispose(self) -> None:
         self.engine.dispose()
