@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pyramid.authentication import AuthTktCookieHelper
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
@@ -78,9 +78,8 @@ class SessionSecurityPolicy:
 
 
 def _templates() -> Environment:
-    # This example's forms (with the CSRF field) first, the Flask example's pages after.
-    loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), FileSystemLoader(SHARED / "templates")])
-    env = Environment(loader=loader, autoescape=select_autoescape(default=True))
+    # The Flask example's pages: the same labels, forms and CSRF field (``csrf_token()``).
+    env = Environment(loader=FileSystemLoader(SHARED / "templates"), autoescape=select_autoescape(default=True))
 
     def url_for(endpoint: str, filename: str = "") -> str:
         return f"/static/{filename}" if endpoint == "static" else ROUTES[endpoint]
@@ -120,7 +119,8 @@ def make_app(settings: dict[str, Any] | None = None, *, twofa: dict[str, Any] | 
 
     def render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
         html = templates.get_template(name).render(
-            current_user=request.authenticated_userid, csrf_token=get_csrf_token(request), **values
+            current_user=request.authenticated_userid, csrf_token=lambda: get_csrf_token(request),
+            offer_remember_me=True, **values
         )
         response = Response(html, status=status, content_type="text/html")
         response.headers["Cache-Control"] = "no-store"
@@ -154,7 +154,7 @@ def make_app(settings: dict[str, Any] | None = None, *, twofa: dict[str, Any] | 
         if not username or not password or not users.check_password(username, password):
             return render(request, "login.html", 401, error="Incorrect username or password.",
                           username=username, next_path=next_path)
-        headers = sign_in(request, username, remember_me=request.POST.get("remember") == "on")
+        headers = sign_in(request, username, remember_me=bool(request.POST.get("remember")))
         return HTTPSeeOther(next_path, headers=headers)
 
     def logout(request: Request) -> Response:
