@@ -131,3 +131,19 @@ class InvalidToken(TwoFactorError):
     code = "invalid_token"
     status = 401
     message = "The access token is invalid, expired, revoked or not valid for this path."
+
+
+class NoSuchAuthenticator(InvalidRequest):
+    """No authenticator with that id for this user."""
+
+    code = "not_found"
+    status = 404
+    message = "There is no such authenticator."
+
+
+class LastAuthenticator(TwoFactorError):
+    """Removing the only factor would leave 2FA on with nothing to sign in with."""
+
+    code = "last_authenticator"
+    status = 409
+    message = "This is your only authenticator. Add another first, or disable two-factor authentication."

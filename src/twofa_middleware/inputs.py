@@ -40,6 +40,16 @@ def text(value: object, message: str, *, max_length: int = MAX_TEXT, normalise: 
     return value
 
 
+def name(value: object, message: str, *, max_length: int = 100) -> str:
+    """A name a user gives a thing (a token, an authenticator): clean, printable,
+    not blank, at most ``max_length`` characters once normalised (NFC can make a
+    name longer: U+FB2C is three)."""
+    cleaned = text(value, message, max_length=max_length).strip()
+    if not cleaned or not cleaned.isprintable():
+        raise InvalidRequest(message)
+    return cleaned
+
+
 def check_json(value: Any) -> None:
     """:class:`InvalidRequest` when any string in a parsed JSON document, key or value,
     is not valid Unicode (JSON can spell a lone surrogate; UTF-8 cannot)."""

@@ -20,18 +20,27 @@ from .config import Settings
 from .crypto import KeyRing
 from .decision import token_usable
 from .errors import (
-    AlreadyEnabled,
     CodeReused,
     InvalidCode,
     InvalidRequest,
     InvalidToken,
+    NoSuchAuthenticator,
     NotEnabled,
     Throttled,
     TwoFactorError,
     WrongPassword,
 )
 from .identity import CheckPasswordFunc, NotifyFunc
-from .store.base import Check, LockedUser, Store, TokenRecord, UserState
+from .store.base import (
+    DEFAULT_NAMES,
+    AuthenticatorRecord,
+    Check,
+    LockedUser,
+    NewAuthenticator,
+    Store,
+    TokenRecord,
+    UserState,
+)
 from .token_service import TokenService
 
 log = logging.getLogger("twofa_middleware")
@@ -172,10 +181,8 @@ class TwoFactorService:
         return enrollment
 
     def pending_enrollment(self, user_id: str, *, start: bool = False) -> Enrollment | None:
-        """The setup under way, None when there is none (unless ``start``): a refused
-        request stores nothing."""
-        if self.state(user_id).enabled:
-            raise AlreadyEnabled()
+        """The setup under way (of the first authenticator app, or one more), None when
+        there is none (unless ``start``): a refused request stores nothing."""
         now = self.clock()
         stored = self.store.pending_secret(user_id, now - self.settings.enrollment_seconds)
         if stored is not None:
@@ -194,17 +201,24 @@ class TwoFactorService:
             qr_data_uri=qr.svg_data_uri(scale=5, border=4, dark="#111", light="#fff"),
         )
 
-    def confirm_enrollment(self, user_id: str, raw_code: object, ip: str | None = None) -> list[str]:
-        """Turn 2FA on once the code proves the app works; returns the recovery codes."""
+    def confirm_enrollment(
+        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None
+    ) -> list[str]:
+        """Store the new authenticator app once the code proves it works.
+
+        The first factor turns 2FA on and returns the new recovery codes; one
+        more returns none (the user keeps the codes they have).
+        """
         code = totp.parse_code(raw_code, self.settings)
-        if self.state(user_id).enabled:
-            raise AlreadyEnabled()
+        label = self.authenticator_name(name, "totp")
         now = self.clock()
         accepted: list[tuple[str, int]] = []
 
         def check(row: LockedUser) -> int:
-            step = totp.verify(self.keyring.decrypt(row.secret), code, now, -1, self.settings)
-            accepted.append((row.secret, step))
+            (pending,) = row.factors
+            assert pending.secret is not None  # noqa: S101 - a pending factor is always a secret
+            step = totp.verify(self.keyring.decrypt(pending.secret), code, now, -1, self.settings)
+            accepted.append((pending.secret, step))
             return step
 
         try:
@@ -215,11 +229,42 @@ class TwoFactorService:
             self._event(user_id, "enroll_failed", exc.code, ip)
             raise
         stored, step = accepted[0]
+        return self._add(user_id, NewAuthenticator("totp", label, secret=stored), step, ip)
+
+    def _add(self, user_id: str, new: NewAuthenticator, step: int, ip: str | None) -> list[str]:
+        """Store a proven factor; the recovery codes when it is the first (2FA turned on)."""
         codes = recovery.generate(self.settings.recovery_code_count)
-        self.store.enable(user_id, stored, step, self._code_rows(user_id, codes), now)
+        authenticator_id, first = self.store.add_authenticator(
+            user_id, new, step, self._code_rows(user_id, codes), self.clock()
+        )
         self._changed(user_id)
-        self._event(user_id, "enabled", ip=ip)
-        return [recovery.display(c) for c in codes]
+        self._event(user_id, "enabled" if first else "authenticator_added", f"{authenticator_id} {new.kind}", ip)
+        return [recovery.display(c) for c in codes] if first else []
+
+    @staticmethod
+    def authenticator_name(raw: object, kind: str) -> str:
+        """The name the user gave, or the kind's own when they gave none."""
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return DEFAULT_NAMES[kind]
+        return inputs.name(raw, "Give the authenticator a name of up to 100 characters.")
+
+    # -- the list of authenticators ---------------------------------------------------
+
+    def authenticators(self, user_id: str) -> list[AuthenticatorRecord]:
+        return self.store.authenticators(user_id)
+
+    def rename_authenticator(self, user_id: str, authenticator_id: int, raw_name: object) -> str:
+        name = inputs.name(raw_name, "Give the authenticator a name of up to 100 characters.")
+        if not self.store.rename_authenticator(user_id, authenticator_id, name):
+            raise NoSuchAuthenticator()
+        return name
+
+    def remove_authenticator(self, user_id: str, authenticator_id: int, ip: str | None = None) -> None:
+        """Remove one factor (never the last: that is :meth:`disable`)."""
+        if not self.store.remove_authenticator(user_id, authenticator_id):
+            raise NoSuchAuthenticator()
+        self._changed(user_id)
+        self._event(user_id, "authenticator_removed", str(authenticator_id), ip)
 
     def _code_rows(self, user_id: str, codes: list[str]) -> list[tuple[str, str]]:
         return [
@@ -254,7 +299,7 @@ class TwoFactorService:
             code = totp.parse_code(raw_code, self.settings)
 
             def check_totp(row: LockedUser) -> int:
-                return totp.verify(self.keyring.decrypt(row.secret), code, now, row.last_step, self.settings)
+                return self._match_totp(row, code, now)
 
             return "totp", check_totp
         bare = recovery.normalise(raw_code)
@@ -268,6 +313,31 @@ class TwoFactorService:
             raise InvalidCode("That recovery code is not valid or has already been used.")
 
         return "recovery", check_recovery
+
+    def _match_totp(self, row: LockedUser, code: str, now: float) -> int:
+        """The step of the code, from whichever of the user's authenticator apps it came.
+
+        Every app is checked (the time does not tell which matched). The last
+        accepted step is the user's, across all apps: a code is never accepted
+        for a step the user already spent with another app.
+        """
+        matched: tuple[int, int] | None = None
+        refusal: InvalidCode | CodeReused | None = None
+        for factor in row.factors:
+            if factor.kind != "totp" or factor.secret is None:
+                continue
+            try:
+                step = totp.verify(self.keyring.decrypt(factor.secret), code, now, row.last_step, self.settings)
+            except (InvalidCode, CodeReused) as exc:
+                if refusal is None or _telling(exc) > _telling(refusal):
+                    refusal = exc
+                continue
+            if matched is None:
+                matched = (factor.id, step)
+        if matched is None:
+            raise refusal or InvalidCode()
+        row.used(matched[0], now)
+        return matched[1]
 
     def _refused(self, user_id: str, method: str, exc: TwoFactorError, ip: str | None) -> None:
         """Log a refused code, and the lockout it started."""
@@ -351,3 +421,10 @@ class TwoFactorService:
 
     def retry_after(self, user_id: str) -> int:
         return throttle.retry_after(self.state(user_id).locked_until, self.clock())
+
+
+def _telling(refusal: InvalidCode | CodeReused) -> int:
+    """How much a refusal tells the user: "already used" beats a clock hint beats "wrong"."""
+    if isinstance(refusal, CodeReused):
+        return 2
+    return 1 if refusal.drift_seconds is not None else 0

@@ -59,10 +59,7 @@ class TokenService:
         ip: str | None = None,
     ) -> tuple[int, str]:
         """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
-        # Normalised before the length check: NFC can make a name longer (U+FB2C is three).
-        name = inputs.text(name, "Give the token a name of up to 100 characters.", max_length=100).strip()
-        if not name or not name.isprintable():
-            raise InvalidRequest("Give the token a name of up to 100 characters.")
+        name = inputs.name(name, "Give the token a name of up to 100 characters.")
         if (
             isinstance(expires_in_days, bool)
             or not isinstance(expires_in_days, int)

@@ -153,12 +153,13 @@ def test_disable_needs_the_password_and_ends_the_second_factor(enabled):
     assert (r.status_code, r.json()["error"]) == (409, "not_enabled")
 
 
-def test_enroll_when_enabled_is_a_conflict(enabled):
+def test_enroll_when_enabled_starts_one_more_authenticator(enabled):
     c, app, _ = enabled
     c.verify(app.code())
     c.sudo()
     r = c.post("/enroll")
-    assert (r.status_code, r.json()["error"]) == (409, "already_enabled")
+    assert r.status_code == 200 and r.json()["secret"] != app.totp.secret
+    assert c.get("/status").json()["enabled"] is True
 
 
 # Everything but status and verify is closed to a session owing the second factor.
@@ -342,3 +343,74 @@ def test_revoke_refuses_malformed_and_foreign_ids(live_app, clock):
         _check(r, 404, f"id {raw_id!r}")
     assert _snapshot(live_app, c) == before
     assert [t.id for t in live_app.middleware.service.tokens.list_tokens("bob")] == [foreign_id]
+
+
+# -- several authenticators ---------------------------------------------------------------
+
+
+def add_authenticator_app(c: ApiClient, clock: FixedClock, first: Authenticator, name: object = "Tablet"):
+    """One more app while 2FA is on: password, enroll, confirm with a code of a later step than the first's."""
+    c.sudo()
+    app = Authenticator(c.post("/enroll").json()["secret"], clock)
+    app.last_step = first.last_step
+    body = {"code": app.code()} if name is None else {"code": app.code(), "name": name}
+    first.last_step = app.last_step
+    return app, c.post("/enroll/confirm", body)
+
+
+def test_a_second_app_is_added_listed_renamed_and_removed(enabled, clock):
+    c, phone, codes = enabled
+    c.verify(phone.code())
+    tablet, r = add_authenticator_app(c, clock, phone)
+    assert r.status_code == 200 and r.json() == {"enabled": True, "recovery_codes": []}
+    listed = c.get("/authenticators").json()["authenticators"]
+    assert [(a["kind"], a["name"]) for a in listed] == [("totp", "Authenticator app"), ("totp", "Tablet")]
+    assert all(set(a) == {"id", "kind", "name", "created_at", "last_used_at"} for a in listed)
+
+    # Either app passes a new sign-in; the step is the user's across both.
+    c.login()
+    assert c.post("/verify", {"code": tablet.code()}).json()["method"] == "totp"
+    r = c.api("PATCH", f"/authenticators/{listed[0]['id']}", {"name": "Old phone"})
+    assert r.status_code == 200 and r.json() == {"id": listed[0]["id"], "name": "Old phone"}
+
+    r = c.api("DELETE", f"/authenticators/{listed[1]['id']}")
+    assert (r.status_code, r.json()["error"]) == (403, "password_required")
+    c.sudo()
+    assert c.api("DELETE", f"/authenticators/{listed[1]['id']}").json() == {"id": listed[1]["id"], "removed": True}
+    r = c.api("DELETE", f"/authenticators/{listed[0]['id']}")
+    assert (r.status_code, r.json()["error"]) == (409, "last_authenticator")
+    assert [a["name"] for a in c.get("/authenticators").json()["authenticators"]] == ["Old phone"]
+
+    c.login()
+    phone.last_step = tablet.last_step
+    r = c.post("/verify", {"code": tablet.code()})
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_code")
+    phone.last_step = tablet.last_step
+    assert c.post("/verify", {"code": phone.code()}).status_code == 200
+    assert c.get("/status").json()["recovery_codes_left"] == len(codes)
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, error",
+    [
+        pytest.param("PATCH", "/authenticators/{id}", {"name": ""}, 400, "invalid_request", id="blank-name"),
+        pytest.param("PATCH", "/authenticators/{id}", {"name": "x" * 101}, 400, "invalid_request", id="long-name"),
+        pytest.param("PATCH", "/authenticators/{id}", {"label": "x"}, 422, "invalid_request", id="unknown-field"),
+        pytest.param("PATCH", "/authenticators/999999", {"name": "x"}, 404, "not_found", id="not-found"),
+        pytest.param("DELETE", "/authenticators/999999", None, 404, "not_found", id="remove-not-found"),
+    ],
+)
+def test_bad_authenticator_calls_are_refused_and_change_nothing(enabled, method, path, body, status, error):
+    c, phone, _ = enabled
+    c.verify(phone.code())
+    c.sudo()
+    (only,) = c.get("/authenticators").json()["authenticators"]
+    r = c.api(method, path.format(id=only["id"]), body)
+    assert (r.status_code, r.json()["error"]) == (status, error)
+    assert c.get("/authenticators").json()["authenticators"] == [only]
+
+
+def test_authenticators_are_listed_only_past_the_second_factor(enabled):
+    c, _, _ = enabled
+    r = c.get("/authenticators")
+    assert (r.status_code, r.json()["error"]) == (401, "two_factor_required")

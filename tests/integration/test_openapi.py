@@ -89,6 +89,9 @@ def test_a_tour_of_every_operation_matches_the_document(live_app):
     c.post("/enroll/confirm", {"code": "12"})  # 400
     codes = c.post("/enroll/confirm", {"code": app.code()}).json()["recovery_codes"]
     c.get("/recovery-codes")
+    (only,) = c.get("/authenticators").json()["authenticators"]
+    c.api("PATCH", f"/authenticators/{only['id']}", {"name": "Phone"})
+    c.api("DELETE", f"/authenticators/{only['id']}")  # 409 last_authenticator
     token_id = c.post("/tokens", {"name": "t", "paths": ["/api"]}).json()["id"]
     c.get("/tokens")
     c.api("DELETE", f"/tokens/{token_id}")

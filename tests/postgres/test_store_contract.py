@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from twofa_middleware.errors import AlreadyEnabled, CodeReused, InvalidCode, NotEnabled, Throttled
+from twofa_middleware.errors import (
+    AlreadyEnabled,
+    CodeReused,
+    InvalidCode,
+    LastAuthenticator,
+    NotEnabled,
+    SetupExpired,
+    Throttled,
+)
 from twofa_middleware.store import SQLAlchemyStore
-from twofa_middleware.store.base import DISABLED
+from twofa_middleware.store.base import DISABLED, NewAuthenticator
 
 NOW = 1_700_000_015.25
 CODES = [("hash-a", "enc-a"), ("hash-b", "enc-b"), ("hash-c", "enc-c")]
@@ -67,11 +75,11 @@ def test_attempt_passes_the_locked_row_and_records_the_step(enabled):
     seen = {}
 
     def check(row):
-        seen.update(user_id=row.user_id, secret=row.secret, last_step=row.last_step)
+        seen.update(user_id=row.user_id, secrets=[f.secret for f in row.factors], last_step=row.last_step)
         return 101
 
     result = enabled.attempt("alice", NOW, check, lock_after_three)
-    assert seen == {"user_id": "alice", "secret": "enc-secret", "last_step": 100}
+    assert seen == {"user_id": "alice", "secrets": ["enc-secret"], "last_step": 100}
     assert result.failures == 0 and result.locked_until is None
     enabled.attempt("alice", NOW, lambda row: seen.update(last_step=row.last_step) or 101, lock_after_three)
     assert seen["last_step"] == 101
@@ -213,3 +221,91 @@ def test_state_written_by_one_instance_is_read_by_another(enabled, make_store):
     assert other.user_state("alice").enabled
     other.disable("alice", NOW)
     assert not enabled.user_state("alice").enabled
+
+
+# -- authenticators as a list --------------------------------------------------------------
+
+KEY = NewAuthenticator("webauthn", "YubiKey", credential_id="cred-1", public_key="pk-1", sign_count=3,
+                       transports=("usb", "nfc"))
+
+
+def test_the_first_authenticator_turns_2fa_on_and_a_later_one_joins(store):
+    first_id, first = store.add_authenticator("alice", KEY, 0, CODES, NOW)
+    assert first is True
+    state = store.user_state("alice")
+    assert state.enabled and state.epoch == 1 and state.recovery_codes_left == 3
+    assert state.kinds == frozenset({"webauthn"})
+    store.set_pending_secret("alice", "enc-2", NOW)
+    second_id, first = store.add_authenticator(
+        "alice", NewAuthenticator("totp", "Phone", secret="enc-2"), 120, [("hash-z", "enc-z")], NOW + 1
+    )
+    assert first is False and second_id != first_id
+    state = store.user_state("alice")
+    assert state.epoch == 1 and state.recovery_codes_left == 3  # the later one's codes are not used
+    assert state.kinds == frozenset({"webauthn", "totp"})
+    assert store.pending_secret("alice", 0) is None  # the setup is spent
+    listed = store.authenticators("alice")
+    assert [(a.id, a.kind, a.name) for a in listed] == [(first_id, "webauthn", "YubiKey"), (second_id, "totp", "Phone")]
+    assert (listed[0].credential_id, listed[0].public_key, listed[0].sign_count) == ("cred-1", "pk-1", 3)
+    assert listed[0].transports == ("usb", "nfc")
+    assert not hasattr(listed[1], "secret")  # records never carry the TOTP secret
+
+
+def test_a_credential_id_is_stored_once(store):
+    store.add_authenticator("alice", KEY, 0, CODES, NOW)
+    from twofa_middleware.errors import StoreUnavailable
+
+    with pytest.raises(StoreUnavailable):  # the unique constraint: one key, one user
+        store.add_authenticator("bob", KEY, 0, CODES, NOW)
+    assert store.authenticators("bob") == []
+
+
+def test_the_factor_that_passed_is_stamped_with_its_counter(store):
+    key_id, _ = store.add_authenticator("alice", KEY, 0, CODES, NOW)
+
+    def check(row):
+        (factor,) = row.factors
+        assert (factor.id, factor.credential_id, factor.sign_count) == (key_id, "cred-1", 3)
+        row.used(factor.id, NOW + 9, sign_count=4)
+        return row.last_step
+
+    store.attempt("alice", NOW + 9, check, lock_after_three)
+    (record,) = store.authenticators("alice")
+    assert record.sign_count == 4 and record.last_used_at == pytest.approx(NOW + 9, abs=1e-3)
+
+
+def test_rename_and_remove_are_the_users_own(enabled):
+    (phone,) = enabled.authenticators("alice")
+    key_id, _ = enabled.add_authenticator("alice", KEY, 0, CODES, NOW)
+    assert enabled.rename_authenticator("bob", phone.id, "mine") is False
+    assert enabled.rename_authenticator("alice", phone.id, "Old phone") is True
+    assert enabled.remove_authenticator("bob", key_id) is False
+    assert enabled.remove_authenticator("alice", 999_999) is False
+    assert enabled.remove_authenticator("alice", key_id) is True
+    assert [a.name for a in enabled.authenticators("alice")] == ["Old phone"]
+
+
+def test_the_last_authenticator_is_never_removed(enabled):
+    (phone,) = enabled.authenticators("alice")
+    with pytest.raises(LastAuthenticator):
+        enabled.remove_authenticator("alice", phone.id)
+    assert enabled.user_state("alice").enabled
+
+
+def test_disable_forgets_every_authenticator(enabled):
+    enabled.add_authenticator("alice", KEY, 0, CODES, NOW)
+    enabled.disable("alice", NOW)
+    assert enabled.authenticators("alice") == []
+    # The key's credential id is free again once its user dropped it.
+    enabled.add_authenticator("bob", KEY, 0, CODES, NOW)
+    assert [a.name for a in enabled.authenticators("bob")] == ["YubiKey"]
+
+
+def test_confirming_a_setup_sees_only_the_pending_secret(enabled):
+    enabled.set_pending_secret("alice", "enc-pending", NOW)
+    seen = []
+    enabled.attempt_enrollment("alice", NOW, lambda row: seen.extend(f.secret for f in row.factors) or 101,
+                               lock_after_three, started_after=NOW - 1)
+    assert seen == ["enc-pending"]
+    with pytest.raises(SetupExpired):
+        enabled.attempt_enrollment("alice", NOW, accept(102), lock_after_three, started_after=NOW + 1)

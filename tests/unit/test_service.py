@@ -10,10 +10,11 @@ from twofa_middleware import totp
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.errors import (
-    AlreadyEnabled,
     CodeReused,
     InvalidCode,
     InvalidRequest,
+    LastAuthenticator,
+    NoSuchAuthenticator,
     NotEnabled,
     SetupExpired,
     Throttled,
@@ -89,18 +90,116 @@ def test_confirm_enrollment_after_setup_expired_is_refused(service, clock):
     assert (refused.value.status, refused.value.code) == (400, "setup_expired")
 
 
-def test_enrollment_when_already_enabled_is_refused(service, clock):
+# -- several authenticators ------------------------------------------------------------
+
+
+def add_another(service, clock, name="Work phone") -> str:
+    """A second authenticator app, confirmed a step later (the user's last step is spent)."""
+    secret = service.enrollment("alice").secret
+    assert service.confirm_enrollment("alice", code(secret, clock(), 1), name=name) == []
+    return secret
+
+
+def test_a_second_authenticator_keeps_the_recovery_codes_and_the_epoch(service, clock):
+    first, codes = enroll(service, clock)
+    epoch = service.state("alice").epoch
+    second = add_another(service, clock)
+    assert second != first
+    assert [(a.kind, a.name) for a in service.authenticators("alice")] == [
+        ("totp", "Authenticator app"), ("totp", "Work phone"),
+    ]
+    state = service.state("alice")
+    assert (state.epoch, state.recovery_codes_left, state.kinds) == (epoch, 10, frozenset({"totp"}))
+    assert [c.code for c in service.recovery_codes("alice")] == codes
+    assert events(service) == ["enabled", "authenticator_added"]
+
+
+@pytest.mark.parametrize("which", ["first", "second"])
+def test_either_authenticator_passes_and_is_stamped(service, clock, which):
+    first, _ = enroll(service, clock)
+    second = add_another(service, clock)
+    clock.advance(60)
+    assert service.verify("alice", code(first if which == "first" else second, clock())) == "totp"
+    used = [a.last_used_at for a in service.authenticators("alice")]
+    assert used == ([clock(), None] if which == "first" else [None, clock()])
+
+
+def test_a_step_spent_with_one_app_is_spent_for_all(service, clock):
+    first, _ = enroll(service, clock)
+    second = add_another(service, clock)
+    clock.advance(60)
+    service.verify("alice", code(first, clock()))
+    with pytest.raises(CodeReused):
+        service.verify("alice", code(second, clock()))
+
+
+def test_a_wrong_code_counts_once_however_many_apps(service, clock):
+    first, _ = enroll(service, clock)
+    add_another(service, clock)
+    clock.advance(60)
+    with pytest.raises(InvalidCode):
+        service.verify("alice", wrong_code(first, clock()))
+    assert failures(service) == 1
+
+
+def test_removing_one_leaves_the_other_working(service, clock):
+    first, _ = enroll(service, clock)
+    second = add_another(service, clock)
+    first_id = service.authenticators("alice")[0].id
+    service.remove_authenticator("alice", first_id)
+    clock.advance(60)
+    with pytest.raises(InvalidCode):
+        service.verify("alice", code(first, clock()))
+    assert service.verify("alice", code(second, clock())) == "totp"
+    assert events(service)[-3:] == ["authenticator_removed", "verify_failed", "verified"]
+
+
+def test_the_last_authenticator_cannot_be_removed(service, clock):
     enroll(service, clock)
-    with pytest.raises(AlreadyEnabled):
-        service.enrollment("alice")
+    (only,) = service.authenticators("alice")
+    with pytest.raises(LastAuthenticator) as refused:
+        service.remove_authenticator("alice", only.id)
+    assert (refused.value.status, refused.value.code) == (409, "last_authenticator")
+    assert service.state("alice").enabled and len(service.authenticators("alice")) == 1
+
+
+def test_another_users_authenticator_is_not_found(service, clock):
+    enroll(service, clock)
+    enroll(service, clock, user="bob")
+    add_another(service, clock)
+    bobs = service.authenticators("bob")[0].id
+    with pytest.raises(NoSuchAuthenticator):
+        service.remove_authenticator("alice", bobs)
+    with pytest.raises(NoSuchAuthenticator):
+        service.rename_authenticator("alice", bobs, "mine now")
+    assert [a.name for a in service.authenticators("bob")] == ["Authenticator app"]
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param("", id="blank"), pytest.param("x" * 101, id="too-long"),
+             pytest.param("a\x00b", id="control"), pytest.param(7, id="not-text")],
+)
+def test_a_bad_name_is_refused_and_changes_nothing(service, clock, name):
+    enroll(service, clock)
+    (only,) = service.authenticators("alice")
+    with pytest.raises(InvalidRequest):
+        service.rename_authenticator("alice", only.id, name)
+    assert service.authenticators("alice")[0].name == "Authenticator app"
+
+
+def test_disable_forgets_every_authenticator(service, clock):
+    enroll(service, clock)
+    add_another(service, clock)
+    service.disable("alice")
+    assert service.authenticators("alice") == [] and not service.state("alice").enabled
 
 
 def test_secret_is_stored_encrypted(service, clock):
     secret, _ = enroll(service, clock)
-    from twofa_middleware.store.models import TwoFactorUser
+    from twofa_middleware.store.models import Authenticator
 
     with service.store.engine.connect() as db:  # the table itself: what is at rest
-        stored = db.scalar(select(TwoFactorUser.secret).where(TwoFactorUser.user_id == "alice"))
+        stored = db.scalar(select(Authenticator.secret).where(Authenticator.user_id == "alice"))
     assert secret not in stored
     assert KeyRing(KEY).decrypt(stored) == secret
 

@@ -9,15 +9,51 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class UserState:
-    """A user's 2FA state, small enough to cache per process."""
+    """A user's 2FA state, small enough to cache per process.
+
+    :param kinds: the kinds of the user's authenticators (``"totp"``, ``"webauthn"``),
+        each once, so the verify page knows what to offer.
+    """
 
     enabled: bool
     epoch: int = 0
     recovery_codes_left: int = 0
     locked_until: float | None = None
+    kinds: frozenset[str] = frozenset()
 
 
 DISABLED = UserState(enabled=False)
+
+# What a factor is called when the user names it nothing.
+DEFAULT_NAMES = {"totp": "Authenticator app", "webauthn": "Security key"}
+
+
+@dataclass(frozen=True, slots=True)
+class NewAuthenticator:
+    """A factor about to be stored: a TOTP ``secret`` (encrypted), or a WebAuthn credential."""
+
+    kind: str
+    name: str
+    secret: str | None = None
+    credential_id: str | None = None  # base64url
+    public_key: str | None = None  # base64url
+    sign_count: int = 0
+    transports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatorRecord:
+    """One of a user's factors as it may be shown or used: never the TOTP secret."""
+
+    id: int
+    kind: str
+    name: str
+    created_at: float
+    last_used_at: float | None
+    credential_id: str | None = None
+    public_key: str | None = None
+    sign_count: int = 0
+    transports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +86,35 @@ class AttemptResult:
     locked_until: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class LockedFactor:
+    """One authenticator as a verification sees it: ``secret`` is the encrypted TOTP secret."""
+
+    id: int
+    kind: str
+    secret: str | None
+    credential_id: str | None
+    public_key: str | None
+    sign_count: int
+
+
 class LockedUser(Protocol):
-    """A user row held under a lock for the length of one verification."""
+    """A user row held under a lock for the length of one verification.
+
+    ``factors`` are the user's authenticators; while a setup is confirmed, the
+    pending secret alone (with id 0, not stored yet).
+    """
 
     user_id: str
-    secret: str  # encrypted
     last_step: int
+    factors: tuple[LockedFactor, ...]
 
     def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
         """Mark the unused code with one of these hashes used; False if there is none."""
+        ...
+
+    def used(self, factor_id: int, now: float, sign_count: int | None = None) -> None:
+        """Stamp the factor that passed (and a security key's new signature counter)."""
         ...
 
 
@@ -74,6 +130,12 @@ class Store(Protocol):
     def enable(
         self, user_id: str, secret: str, step: int, codes: list[tuple[str, str]], now: float
     ) -> None: ...
+    def add_authenticator(
+        self, user_id: str, new: NewAuthenticator, step: int, codes: list[tuple[str, str]], now: float
+    ) -> tuple[int, bool]: ...
+    def authenticators(self, user_id: str) -> list[AuthenticatorRecord]: ...
+    def rename_authenticator(self, user_id: str, authenticator_id: int, name: str) -> bool: ...
+    def remove_authenticator(self, user_id: str, authenticator_id: int) -> bool: ...
     def disable(self, user_id: str, now: float) -> bool: ...
     def attempt(
         self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]

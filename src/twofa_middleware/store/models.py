@@ -33,14 +33,16 @@ class Base(DeclarativeBase):
 class TwoFactorUser(Base):
     """One row per user who has ever started enrolling.
 
-    ``epoch`` grows at every enable and disable: verified cookies carry it, so
-    they all stop working when 2FA is turned off or set up anew.
+    2FA is on while the user has an authenticator. What belongs to the user
+    across all of them lives here: the last accepted time step (replay
+    protection), the failure count and lockout, and ``epoch``, which grows at
+    every enable and disable: verified cookies carry it, so they all stop
+    working when 2FA is turned off or set up anew.
     """
 
     __tablename__ = "twofa_users"
 
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    secret: Mapped[str | None] = mapped_column(Text)  # encrypted
     enabled_at: Mapped[float | None] = mapped_column(Timestamp)
     pending_secret: Mapped[str | None] = mapped_column(Text)  # encrypted
     pending_since: Mapped[float | None] = mapped_column(Timestamp)
@@ -48,6 +50,29 @@ class TwoFactorUser(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float | None] = mapped_column(Timestamp)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # The one security-key ceremony under way (opaque state, single use, short lived).
+    challenge: Mapped[str | None] = mapped_column(Text)
+    challenge_until: Mapped[float | None] = mapped_column(Timestamp)
+
+
+class Authenticator(Base):
+    """One second factor of a user: an authenticator app (``totp``) or a security key (``webauthn``)."""
+
+    __tablename__ = "twofa_authenticators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("twofa_users.user_id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str | None] = mapped_column(Text)  # totp: the encrypted secret
+    credential_id: Mapped[str | None] = mapped_column(String(1400), unique=True)  # webauthn: base64url
+    public_key: Mapped[str | None] = mapped_column(Text)  # webauthn: base64url COSE key, not secret
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str] = mapped_column(String(255), default="")  # webauthn: comma-separated
+    created_at: Mapped[float] = mapped_column(Timestamp)
+    last_used_at: Mapped[float | None] = mapped_column(Timestamp)
 
 
 class RecoveryCode(Base):

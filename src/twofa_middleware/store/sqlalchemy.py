@@ -28,13 +28,25 @@ from ..errors import (
     CodeReused,
     InvalidCode,
     InvalidRequest,
+    LastAuthenticator,
     NotEnabled,
     SetupExpired,
     StoreUnavailable,
     Throttled,
 )
-from .base import DISABLED, AttemptResult, Check, EventRecord, TokenRecord, UserState
-from .models import AccessToken, RecoveryCode, SecurityEvent, TwoFactorUser
+from .base import (
+    DEFAULT_NAMES,
+    DISABLED,
+    AttemptResult,
+    AuthenticatorRecord,
+    Check,
+    EventRecord,
+    LockedFactor,
+    NewAuthenticator,
+    TokenRecord,
+    UserState,
+)
+from .models import AccessToken, Authenticator, RecoveryCode, SecurityEvent, TwoFactorUser
 
 
 def _busy_retry(statement: Callable[[], object], tries: int = 100) -> None:
@@ -83,11 +95,21 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
 class _LockedRow:
     """The user row under lock, as :class:`LockedUser` describes."""
 
-    def __init__(self, session: Session, row: TwoFactorUser, secret: str) -> None:
+    def __init__(self, session: Session, row: TwoFactorUser, factors: tuple[LockedFactor, ...]) -> None:
         self._session = session
         self.user_id = row.user_id
-        self.secret = secret
         self.last_step = row.last_step
+        self.factors = factors
+
+    def used(self, factor_id: int, now: float, sign_count: int | None = None) -> None:
+        values: dict[str, Any] = {"last_used_at": now}
+        if sign_count is not None:
+            values["sign_count"] = sign_count
+        self._session.execute(
+            update(Authenticator)
+            .where(Authenticator.id == factor_id, Authenticator.user_id == self.user_id)
+            .values(**values)
+        )
 
     def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
         code_id = self._session.scalar(
@@ -108,10 +130,9 @@ class _LockedRow:
         return result.rowcount == 1
 
 
-def _new_epoch(row: TwoFactorUser, secret: str | None, enabled_at: float | None) -> None:
-    """2FA turned on (with ``secret``) or off: no setup pending, no lock, and a new
-    epoch, so every verified cookie of before stops working."""
-    row.secret = secret
+def _new_epoch(row: TwoFactorUser, enabled_at: float | None) -> None:
+    """2FA turned on or off: no setup pending, no lock, and a new epoch, so every
+    verified cookie of before stops working."""
     row.enabled_at = enabled_at
     row.pending_secret = None
     row.pending_since = None
@@ -236,15 +257,19 @@ class SQLAlchemyStore:
     def user_state(self, user_id: str) -> UserState:
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id)
-            if row is None or row.secret is None:
-                return DISABLED if row is None else UserState(enabled=False, epoch=row.epoch)
+            if row is None:
+                return DISABLED
+            kinds = frozenset(s.scalars(select(Authenticator.kind).where(Authenticator.user_id == user_id)))
+            if not kinds:
+                return UserState(enabled=False, epoch=row.epoch)
             left = s.scalar(
                 select(func.count())
                 .select_from(RecoveryCode)
                 .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
             )
             return UserState(
-                enabled=True, epoch=row.epoch, recovery_codes_left=left or 0, locked_until=row.locked_until
+                enabled=True, epoch=row.epoch, recovery_codes_left=left or 0, locked_until=row.locked_until,
+                kinds=kinds,
             )
 
     def failures(self, user_id: str) -> int:
@@ -270,23 +295,103 @@ class SQLAlchemyStore:
             row.pending_since = now
 
     def enable(self, user_id: str, secret: str, step: int, codes: list[tuple[str, str]], now: float) -> None:
+        """Turn 2FA on with one authenticator app; AlreadyEnabled when it is on."""
+        self.add_authenticator(
+            user_id, NewAuthenticator("totp", DEFAULT_NAMES["totp"], secret=secret), step, codes, now, only_first=True
+        )
+
+    def add_authenticator(
+        self,
+        user_id: str,
+        new: NewAuthenticator,
+        step: int,
+        codes: list[tuple[str, str]],
+        now: float,
+        *,
+        only_first: bool = False,
+    ) -> tuple[int, bool]:
+        """Store a factor; ``(its id, whether it is the first)``.
+
+        Decided under the user's row lock: the first factor turns 2FA on (a new
+        epoch, and ``codes`` become the recovery codes); a later one joins the
+        list and ``codes`` are not used. The setup's pending secret is spent either way.
+        """
         with self._tx() as s:
             row = self._row(s, user_id, lock=True)
-            if row.secret is not None:
+            first = self._count_authenticators(s, user_id) == 0
+            if only_first and not first:
                 raise AlreadyEnabled()
-            _new_epoch(row, secret, now)
-            row.last_step = step
+            if first:
+                _new_epoch(row, now)
+            else:
+                row.pending_secret = None
+                row.pending_since = None
+            row.last_step = max(row.last_step, step)
+            factor = Authenticator(
+                user_id=user_id,
+                kind=new.kind,
+                name=new.name,
+                secret=new.secret,
+                credential_id=new.credential_id,
+                public_key=new.public_key,
+                sign_count=new.sign_count,
+                transports=",".join(new.transports),
+                created_at=now,
+            )
+            s.add(factor)
             s.flush()
-            self._write_codes(s, user_id, codes, now)
+            if first:
+                self._write_codes(s, user_id, codes, now)
+            return factor.id, first
 
-    def disable(self, user_id: str, now: float) -> bool:
-        """Turn 2FA off and forget the secret and codes; False when it was off."""
+    @staticmethod
+    def _count_authenticators(s: Session, user_id: str) -> int:
+        return s.scalar(select(func.count()).select_from(Authenticator).where(Authenticator.user_id == user_id)) or 0
+
+    def authenticators(self, user_id: str) -> list[AuthenticatorRecord]:
+        with self._tx() as s:
+            rows = s.scalars(select(Authenticator).where(Authenticator.user_id == user_id).order_by(Authenticator.id))
+            return [_authenticator_record(r) for r in rows]
+
+    def rename_authenticator(self, user_id: str, authenticator_id: int, name: str) -> bool:
+        with self._tx() as s:
+            result = s.execute(
+                update(Authenticator)
+                .where(Authenticator.id == authenticator_id, Authenticator.user_id == user_id)
+                .values(name=name)
+            )
+            return cast("CursorResult[Any]", result).rowcount == 1
+
+    def remove_authenticator(self, user_id: str, authenticator_id: int) -> bool:
+        """Remove one factor; False when the user has none with that id.
+
+        Never the last one: that is turning 2FA off, which is :meth:`disable`
+        (it also ends the recovery codes and the epoch). Counted under the row lock,
+        so two concurrent removals cannot together remove the last two.
+        """
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if row is None or row.secret is None:
+            if row is None:
                 return False
-            _new_epoch(row, None, None)
-            s.query(RecoveryCode).filter(RecoveryCode.user_id == user_id).delete()
+            exists = s.scalar(
+                select(Authenticator.id).where(Authenticator.id == authenticator_id, Authenticator.user_id == user_id)
+            )
+            if exists is None:
+                return False
+            if self._count_authenticators(s, user_id) <= 1:
+                raise LastAuthenticator()
+            s.execute(delete(Authenticator).where(Authenticator.id == authenticator_id))
+            return True
+
+    def disable(self, user_id: str, now: float) -> bool:
+        """Turn 2FA off and forget every factor and code; False when it was off."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is None or self._count_authenticators(s, user_id) == 0:
+                return False
+            _new_epoch(row, None)
+            s.execute(delete(Authenticator).where(Authenticator.user_id == user_id))
+            s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
             return True
 
     # -- verification --------------------------------------------------------
@@ -299,34 +404,55 @@ class SQLAlchemyStore:
         """
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if row is None or row.secret is None:
+            factors = () if row is None else self._factors(s, user_id)
+            if row is None or not factors:
                 raise NotEnabled()
-            result, refused = self._judge(s, row, row.secret, now, check, lock_seconds)
+            result, refused = self._judge(s, row, factors, now, check, lock_seconds)
         return _outcome(result, refused)
+
+    @staticmethod
+    def _factors(s: Session, user_id: str) -> tuple[LockedFactor, ...]:
+        rows = s.execute(
+            select(
+                Authenticator.id,
+                Authenticator.kind,
+                Authenticator.secret,
+                Authenticator.credential_id,
+                Authenticator.public_key,
+                Authenticator.sign_count,
+            )
+            .where(Authenticator.user_id == user_id)
+            .order_by(Authenticator.id)
+        ).all()
+        return tuple(LockedFactor(*r) for r in rows)
 
     def attempt_enrollment(
         self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int], started_after: float
     ) -> AttemptResult:
-        """As :meth:`attempt`, on the pending secret of a setup started after ``started_after``:
-        confirming a setup is throttled exactly like signing in."""
+        """As :meth:`attempt`, on the pending secret of a setup started after ``started_after``
+        (a first factor, or one more): confirming a setup is throttled exactly like signing in."""
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if row is not None and row.secret is not None:
-                raise AlreadyEnabled()
             if row is None or row.pending_secret is None or (row.pending_since or 0) < started_after:
                 raise SetupExpired()
-            result, refused = self._judge(s, row, row.pending_secret, now, check, lock_seconds)
+            pending = LockedFactor(0, "totp", row.pending_secret, None, None, 0)
+            result, refused = self._judge(s, row, (pending,), now, check, lock_seconds)
         return _outcome(result, refused)
 
     @staticmethod
     def _judge(
-        s: Session, row: TwoFactorUser, secret: str, now: float, check: Check, lock_seconds: Callable[[int], int]
+        s: Session,
+        row: TwoFactorUser,
+        factors: tuple[LockedFactor, ...],
+        now: float,
+        check: Check,
+        lock_seconds: Callable[[int], int],
     ) -> tuple[AttemptResult, InvalidCode | CodeReused | None]:
         """The locked row's lockout, the check, and the failure count it leaves behind."""
         if row.locked_until is not None and row.locked_until > now:
             raise Throttled(int(row.locked_until - now + 0.999))
         try:
-            step = check(_LockedRow(s, row, secret))
+            step = check(_LockedRow(s, row, factors))
         except (InvalidCode, CodeReused) as exc:
             row.failures += 1
             seconds = lock_seconds(row.failures)
@@ -357,9 +483,9 @@ class SQLAlchemyStore:
     def replace_recovery_codes(self, user_id: str, codes: list[tuple[str, str]], now: float) -> None:
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if row is None or row.secret is None:
+            if row is None or self._count_authenticators(s, user_id) == 0:
                 raise NotEnabled()
-            s.query(RecoveryCode).filter(RecoveryCode.user_id == user_id).delete()
+            s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
             self._write_codes(s, user_id, codes, now)
 
     # -- security log --------------------------------------------------------
@@ -496,3 +622,17 @@ class SQLAlchemyStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _authenticator_record(row: Authenticator) -> AuthenticatorRecord:
+    return AuthenticatorRecord(
+        id=row.id,
+        kind=row.kind,
+        name=row.name,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        credential_id=row.credential_id,
+        public_key=row.public_key,
+        sign_count=row.sign_count,
+        transports=tuple(t for t in row.transports.split(",") if t),
+    )

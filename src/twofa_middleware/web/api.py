@@ -22,11 +22,11 @@ from werkzeug.wrappers import Response
 from ..config import Settings
 from ..errors import InvalidRequest, PasswordRequired, TwoFactorError
 from ..inputs import check_json
-from ..store.base import TokenRecord
+from ..store.base import AuthenticatorRecord, TokenRecord
 from ..times import rfc3339
 from .context import Ctx
 from .http import error_json, json_response, secure
-from .routes import TOKEN_ID, Access
+from .routes import AUTHENTICATOR_ID, TOKEN_ID, Access
 
 Body = dict[str, Any]
 Handler = Callable[[Ctx, Body], Response]
@@ -62,6 +62,17 @@ def token_json(record: TokenRecord) -> dict[str, Any]:
         "expires_at": rfc3339(record.expires_at),
         "last_used_at": rfc3339(record.last_used_at),
         "paths": list(record.paths),
+    }
+
+
+def authenticator_json(record: AuthenticatorRecord) -> dict[str, Any]:
+    """What the API shows of a factor: never key material, not even a public key."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "name": record.name,
+        "created_at": rfc3339(record.created_at),
+        "last_used_at": rfc3339(record.last_used_at),
     }
 
 
@@ -127,11 +138,16 @@ class Api:
             ("/status", "GET", "status", self.status, no, no, False, False),
             ("/confirm-password", "POST", "confirm_password", self.confirm_password, password, password, True, False),
             ("/enroll", "POST", "enroll", self.enroll, no, no, True, True),
-            ("/enroll/confirm", "POST", "enroll_confirm", self.enroll_confirm, code, code, True, True),
+            ("/enroll/confirm", "POST", "enroll_confirm", self.enroll_confirm, code | {"name"}, code, True, True),
             ("/verify", "POST", "verify", self.verify, code, code, False, False),
             ("/recovery-codes", "GET", "recovery_codes", self.recovery_codes, no, no, True, True),
             ("/recovery-codes/regenerate", "POST", "regenerate", self.regenerate, no, no, True, True),
             ("/disable", "POST", "disable", self.disable, no, no, True, True),
+            ("/authenticators", "GET", "authenticators", self.authenticators, no, no, True, False),
+            (f"/authenticators/{AUTHENTICATOR_ID}", "PATCH", "authenticator_rename",
+             self.authenticator_rename, frozenset({"name"}), frozenset({"name"}), True, False),
+            (f"/authenticators/{AUTHENTICATOR_ID}", "DELETE", "authenticator_remove",
+             self.authenticator_remove, no, no, True, True),
             ("/tokens", "GET", "tokens", self.tokens, no, no, True, False),
             ("/tokens", "POST", "token_create", self.token_create, token_fields, frozenset({"name"}), True, True),
             (f"/tokens/{TOKEN_ID}", "DELETE", "token_revoke",
@@ -164,7 +180,7 @@ class Api:
                     "two_factor_required", "Verify with your second factor first.", 401,
                     verify_url=ctx.urls("api_verify"),
                 )
-            body = parse_body(ctx, allowed, required) if method == "POST" else {}
+            body = parse_body(ctx, allowed, required) if method in ("POST", "PATCH") else {}
             if sudo and not ctx.sudo():
                 raise PasswordRequired()
             return handler(ctx, body)
@@ -203,8 +219,9 @@ class Api:
     def enroll_confirm(self, ctx: Ctx, body: Body) -> Response:
         """Needs the re-confirmation too: the pending secret belongs to the user, not
         to the session, so a stolen session must not be able to finish a setup."""
-        codes = ctx.service.confirm_enrollment(ctx.user_id, body["code"], ctx.ip)
+        codes = ctx.service.confirm_enrollment(ctx.user_id, body["code"], ctx.ip, body.get("name"))
         # As on the setup page: proving the code at enrollment proves the second factor.
+        # One more authenticator brings no new codes: the list is empty then.
         return _verified(ctx, {"enabled": True, "recovery_codes": codes})
 
     def verify(self, ctx: Ctx, body: Body) -> Response:
@@ -223,6 +240,20 @@ class Api:
         response = json_response({"enabled": False})
         response.headers.add(*ctx.cookies.clear(ctx.cookies.verified_name, secure=ctx.https))
         return response
+
+    def authenticators(self, ctx: Ctx, body: Body) -> Response:
+        listed = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
+        return json_response({"authenticators": [authenticator_json(a) for a in listed]})
+
+    def authenticator_rename(self, ctx: Ctx, body: Body) -> Response:
+        authenticator_id = int(ctx.url_args["authenticator_id"])
+        name = ctx.service.rename_authenticator(ctx.user_id, authenticator_id, body["name"])
+        return json_response({"id": authenticator_id, "name": name})
+
+    def authenticator_remove(self, ctx: Ctx, body: Body) -> Response:
+        authenticator_id = int(ctx.url_args["authenticator_id"])
+        ctx.service.remove_authenticator(ctx.user_id, authenticator_id, ctx.ip)
+        return json_response({"id": authenticator_id, "removed": True})
 
     def tokens(self, ctx: Ctx, body: Body) -> Response:
         return json_response({"tokens": [token_json(r) for r in ctx.service.tokens.list_tokens(ctx.user_id)]})

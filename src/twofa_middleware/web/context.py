@@ -80,6 +80,8 @@ def template_globals(settings: Settings, urls: Urls) -> dict[str, Any]:
         "urls": urls.links(),
         "issuer": settings.issuer,
         "warn_below": settings.recovery_codes_warn_below,
+        "totp_digits": settings.totp_digits,
+        "totp_period": settings.totp_period,
         "logout_url": settings.logout_url,
         "sign_out_url": urls("sign_out") if settings.sign_out is not None else None,
     }

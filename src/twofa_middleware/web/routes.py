@@ -11,6 +11,7 @@ from enum import Enum
 from werkzeug.routing import Map, Rule
 
 TOKEN_ID = "<int(min=1, max=9223372036854775807):token_id>"  # noqa: S105 - a database id, not a secret
+AUTHENTICATOR_ID = "<int(min=1, max=9223372036854775807):authenticator_id>"
 
 
 class Access(Enum):
@@ -35,6 +36,8 @@ PAGES: tuple[tuple[str, str, tuple[str, ...], Access], ...] = (
     ("/recovery-codes/regenerate", "regenerate", _BOTH, Access.VERIFIED),
     ("/disable", "disable", _BOTH, Access.VERIFIED),
     ("/sign-out", "sign_out", ("POST",), Access.SIGNED_IN),
+    (f"/authenticators/{AUTHENTICATOR_ID}/rename", "authenticator_rename", ("POST",), Access.VERIFIED),
+    (f"/authenticators/{AUTHENTICATOR_ID}/remove", "authenticator_remove", _BOTH, Access.VERIFIED),
     ("/tokens", "tokens", _BOTH, Access.VERIFIED),
     (f"/tokens/{TOKEN_ID}/revoke", "token_revoke", ("POST",), Access.VERIFIED),
     ("/static/<name>", "static", _GET, Access.PUBLIC),

@@ -26,6 +26,7 @@ from ..errors import (
     TwoFactorError,
     WrongPassword,
 )
+from ..times import rfc3339
 from .context import Ctx
 from .http import redirect, safe_next, secure
 
@@ -86,7 +87,12 @@ class Pages:
     # -- account -------------------------------------------------------------------
 
     def account(self, ctx: Ctx) -> Response:
-        return self.render(ctx, "account.html", tokens_enabled=True)
+        return self.account_page(ctx)
+
+    def account_page(self, ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
+        authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
+        return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
+                           when=rfc3339, error=error, added=ctx.request.args.get("added") == "1")
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
@@ -106,31 +112,35 @@ class Pages:
     # -- enrollment --------------------------------------------------------------------
 
     def setup(self, ctx: Ctx) -> Response:
-        if ctx.state.enabled:
-            return redirect(ctx.urls("account"))
+        """The first authenticator app, or, once 2FA is on, one more (after the password either way)."""
         if ctx.request.method in ("GET", "HEAD"):
             return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
         self.check_csrf(ctx)
         if (password_form := self.need_sudo_for_page(ctx)) is not None:
             return password_form
+        name = ctx.request.form.get("name")
         try:
-            ctx.service.confirm_enrollment(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
+            codes = ctx.service.confirm_enrollment(ctx.user_id, ctx.request.form.get("code"), ctx.ip, name)
         except TwoFactorError as exc:
-            return self._setup_page(ctx, error=exc.message, status=exc.status)
+            return self._setup_page(ctx, error=exc.message, status=exc.status, name=name)
         ctx.refresh()
-        response = redirect(ctx.urls("setup_codes", next=self.next_url(ctx)))
+        if codes:
+            response = redirect(ctx.urls("setup_codes", next=self.next_url(ctx)))
+        else:  # one more: the user keeps the recovery codes they have
+            response = redirect(ctx.urls("account", added=1, next=self.next_url(ctx)))
         # Proving the code at enrollment is proving the second factor for this sign-in.
         response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
         return response
 
-    def _setup_page(self, ctx: Ctx, error: str | None = None, status: int = 200) -> Response:
+    def _setup_page(self, ctx: Ctx, error: str | None = None, status: int = 200, name: str | None = None) -> Response:
         # A refused code shows the setup under way again; it never starts a new one.
         enrollment = ctx.service.pending_enrollment(ctx.user_id, start=error is None)
         if enrollment is None:
             return self.render(ctx, "error.html", status, title="Set up two-factor authentication",
                                message=f"{error} The setup has expired: start again.",
                                link=ctx.urls("setup"), link_text="Start again")
-        return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error)
+        return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error,
+                           adding=ctx.state.enabled, authenticator_name=name or "")
 
     def setup_codes(self, ctx: Ctx) -> Response:
         """Step 3 of enrollment: save the recovery codes, then Done."""
