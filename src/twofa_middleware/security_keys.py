@@ -190,14 +190,14 @@ def b64url(data: bytes) -> str:
     return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def from_b64url(value: object, max_bytes: int, *, allow_empty: bool = False) -> bytes:
+def from_b64url(value: object, max_bytes: int) -> bytes:
     """Strict unpadded base64url of at most ``max_bytes``; else :class:`InvalidSecurityKey`.
 
     Python's decoder skips characters outside the alphabet; checking first means
     what is verified is exactly what was sent."""
     if not isinstance(value, str) or len(value) > (max_bytes * 4 + 2) // 3 or not _B64URL.fullmatch(value):
         raise InvalidSecurityKey("malformed")
-    if len(value) % 4 == 1 or (not value and not allow_empty):
+    if len(value) % 4 == 1 or not value:
         raise InvalidSecurityKey("malformed")
     try:
         return urlsafe_b64decode(value + "=" * (-len(value) % 4))
@@ -541,6 +541,8 @@ def verify_registration(
     # KeyError, TypeError...: every one of them is a refused key, never a 500.
     except Exception as exc:
         raise InvalidSecurityKey("not_verified") from exc
+    if not hmac.compare_digest(verified.credential_id, response.credential_id):
+        raise InvalidSecurityKey("malformed")  # the id the browser named is not the one the key attested
     return NewCredential(
         credential_id=verified.credential_id, public_key=verified.credential_public_key,
         sign_count=verified.sign_count, transports=response.transports, aaguid=verified.aaguid,

@@ -267,6 +267,8 @@ def test_a_malformed_sign_in_is_refused_before_verifying(make: Any) -> None:
         pytest.param(lambda key, c: key.create(c, rp_id="evil.example"), "not_verified", id="another RP ID"),
         pytest.param(lambda key, c: key.create(c, origin="https://evil.example"), "not_verified",
                      id="another origin"),
+        pytest.param(lambda key, c: spoil(("id",), b64(b"other"))(spoil(("rawId",), b64(b"other"))(key.create(c))),
+                     "malformed", id="rawId not the attested credential id"),
         pytest.param(lambda key, c: spoil(("response", "attestationObject"), b64(b"\xa0"))(key.create(c)),
                      "not_verified", id="attestationObject an empty map"),
         pytest.param(lambda key, c: spoil(("response", "attestationObject"), b64(b"\xff" * 40))(key.create(c)),
