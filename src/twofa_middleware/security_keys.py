@@ -273,6 +273,7 @@ def check_origin(origin: str) -> str:
         parts.scheme in ("https", "http")
         and (parts.scheme == "https" or _is_local(host))
         and not parts.path and not parts.query and not parts.fragment and not parts.username
+        and not parts.netloc.endswith(":")
         and origin == origin.lower()
         and port != {"https": 443, "http": 80}[parts.scheme]
     )
@@ -327,7 +328,9 @@ def expected_origin_and_rp_id(
     try:
         origin = check_origin(f"{scheme}://{host}".lower().removesuffix(":443" if scheme == "https" else ":80"))
     except ValueError as exc:
-        raise InvalidSecurityKey("origin", "Security keys need this site to be opened over HTTPS.") from exc
+        raise InvalidSecurityKey(
+            "origin", "Security keys need this site to be opened over HTTPS, at its domain name."
+        ) from exc
     request_host = _origin_host(origin)
     rp_id = configured_rp_id or request_host
     if not _within(request_host, rp_id):
@@ -347,6 +350,8 @@ def new_challenge_state(
     ttl: float = CHALLENGE_SECONDS,
 ) -> ChallengeState:
     """What to store for ``challenge``, bound to this user, this sign-in and this ceremony."""
+    if not user_id or not session_key:
+        raise ValueError("a challenge needs a user and a sign-in key")  # an empty key never verifies
     return ChallengeState(
         key=challenge_key(challenge), user_id=user_id, session_hash=_digest(session_key),
         purpose=purpose, expires_at=now + ttl,
@@ -362,6 +367,8 @@ def check_challenge_state(
     user, sign-in and purpose, and still live. Every comparison is constant-time."""
     if state is None:
         raise InvalidSecurityKey("challenge")
+    if not session_key:
+        raise InvalidSecurityKey("wrong_session")
     checks = (
         ("challenge", hmac.compare_digest(state.key, challenge_key(challenge))),
         ("wrong_user", hmac.compare_digest(_digest(state.user_id), _digest(user_id))),

@@ -331,6 +331,7 @@ def test_a_credential_of_another_id_is_not_accepted_for_this_one() -> None:
         pytest.param({"user_id": "bob"}, {}, "wrong_user", id="another user's challenge"),
         pytest.param({"session_key": "session-key-2"}, {}, "wrong_session", id="another sign-in's challenge"),
         pytest.param({"purpose": sk.Purpose.REGISTER}, {}, "wrong_purpose", id="a registration's challenge"),
+        pytest.param({}, {"session_key": ""}, "wrong_session", id="no sign-in key"),
         pytest.param({}, {"challenge": b"x" * 32}, "challenge", id="another challenge"),
     ],
 )
@@ -368,6 +369,14 @@ def test_a_used_challenge_is_refused_the_second_time() -> None:
     with pytest.raises(InvalidSecurityKey) as excinfo:
         sk.verify_authentication(response, states.pop(sk.challenge_key(response.challenge), None), **options)
     assert reason(excinfo) == "challenge"
+
+
+@pytest.mark.parametrize("user_id, session_key", [("", SESSION), (USER, "")])
+def test_a_challenge_state_needs_a_user_and_a_sign_in_key(user_id: str, session_key: str) -> None:
+    with pytest.raises(ValueError, match="sign-in key"):
+        sk.new_challenge_state(
+            sk.new_challenge(), user_id=user_id, session_key=session_key, purpose=sk.Purpose.REGISTER, now=NOW
+        )
 
 
 def test_the_state_keeps_neither_the_challenge_nor_the_session_key() -> None:
@@ -507,6 +516,7 @@ def test_a_request_security_keys_cannot_work_from_is_refused(scheme: str, host: 
         pytest.param("192.168.0.1", (), id="RP ID an IP"),
         pytest.param(None, ("https://example.com/",), id="origin with a path"),
         pytest.param(None, ("https://example.com:443",), id="origin with the default port"),
+        pytest.param(None, ("https://example.com:",), id="origin with an empty port"),
         pytest.param(None, ("http://example.com",), id="plain http origin"),
         pytest.param(None, ("https://a.example.com", "https://other.org"), id="two hosts, no RP ID"),
         pytest.param("example.com", ("https://example.org",), id="origin outside the RP ID"),
