@@ -147,3 +147,43 @@ class LastAuthenticator(TwoFactorError):
     code = "last_authenticator"
     status = 409
     message = "This is your only authenticator. Add another first, or disable two-factor authentication."
+
+
+class InvalidSecurityKey(TwoFactorError):
+    """A security key (WebAuthn) response that does not verify, for any reason.
+
+    The user sees one plain message; ``reason`` is a stable short word for the
+    security log and for tests (``malformed``, ``challenge``, ``expired``,
+    ``wrong_user``, ``wrong_session``, ``wrong_purpose``, ``unknown_credential``,
+    ``origin``, ``rp_id``, ``user_handle``, ``not_verified``; ``cloned`` for the subclass),
+    never shown as the message.
+    """
+
+    code = "invalid_security_key"
+    status = 400
+    message = "That security key could not be verified. Try again."
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SecurityKeyCloned(InvalidSecurityKey):
+    """The key signed correctly but its signature counter did not go up: two copies of
+    the key exist (a cloned key, or a replayed one). A subclass, so callers that count
+    refused keys count this too; the credential should be flagged, not just refused.
+
+    :param stored: the counter kept from the last use; :param received: the one signed now.
+    """
+
+    code = "security_key_cloned"
+    status = 403
+    message = (
+        "This security key may have been copied: it cannot be used to sign in. "
+        "Use another key or a recovery code, and remove this key from your account."
+    )
+
+    def __init__(self, stored: int, received: int) -> None:
+        super().__init__("cloned")
+        self.stored = stored
+        self.received = received
