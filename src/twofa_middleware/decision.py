@@ -132,8 +132,8 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if state is None:  # facts without the user's state: nothing to judge by
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if not state.enabled:
-        if facts.enrollment_required and _in_grace(facts):
-            return _grace_pass(facts, identity, policy)
+        if facts.enrollment_required and facts.enroll_by is not None and facts.now < facts.enroll_by:
+            return _grace_pass(facts, identity, policy, facts.enroll_by)
         if facts.enrollment_required and not policy.is_exempt(facts.path):
             return Challenge("enroll", identity.user_id)
         info = TwoFactorInfo(identity.user_id, False, True, policy.urls)
@@ -161,13 +161,11 @@ def _in_grace(facts: Facts) -> bool:
     return facts.enroll_by is not None and facts.now < facts.enroll_by
 
 
-def _grace_pass(facts: Facts, identity: Identity, policy: Policy) -> Pass:
+def _grace_pass(facts: Facts, identity: Identity, policy: Policy, deadline: float) -> Pass:
     """A required user before the deadline: let in, told the days left.
 
     Remembered only until the count of days left changes (at the deadline, the
     last time): a remembered pass never lets anyone in past the deadline."""
-    deadline = facts.enroll_by
-    assert deadline is not None
     days_left = max(1, math.ceil((deadline - facts.now) / 86400))
     changes_at = deadline - (days_left - 1) * 86400
     info = TwoFactorInfo(

@@ -126,7 +126,7 @@ def test_how_require_enrollment_and_enroll_by_combine(settings: Settings, expect
     assert settings.enrollment_deadline("alice") == expected
 
 
-@pytest.mark.parametrize("answer", [datetime(2027, 1, 1), "2027-01-01", 1_800_000_000])
+@pytest.mark.parametrize("answer", [datetime(2027, 1, 1, tzinfo=UTC).replace(tzinfo=None), "2027-01-01", 1_800_000_000])
 def test_enroll_by_must_answer_an_aware_datetime(answer: object) -> None:
     settings = Settings(enroll_by=lambda u: answer)  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError, match="enroll_by must return an aware datetime"):

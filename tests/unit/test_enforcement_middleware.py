@@ -54,7 +54,7 @@ def test_the_app_finds_the_days_left_and_the_deadline() -> None:
 
 def test_a_grace_pass_is_remembered_but_never_past_the_deadline() -> None:
     start = FixedClock().now
-    mw, clock, identified, seen = make(start + 30)
+    mw, clock, identified, _ = make(start + 30)
     assert get(mw).startswith("200") and get(mw).startswith("200")
     assert len(identified) == 1  # the second answer came from the remembered pass
     clock.advance(29)
