@@ -126,6 +126,7 @@ def test_forward_auth_gives_the_same_answers(enforced):
     assert grace.status_code == 200 and grace.headers["X-Twofa-User"] == "gina"
     late = ask(overdue(enforced))
     assert late.status_code == 401 and late.headers["X-Twofa-Verify-Url"] == "/_2fa/setup?next=/settings"
+    assert late.json["error"] == "two_factor_enrollment_required"
     olga = enforced.session()
     sign_in(enforced, olga, "olga")
     assert ask(olga, "/logout").status_code == 200  # exempt
