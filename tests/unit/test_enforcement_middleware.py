@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyotp
+from werkzeug.test import Client
+
 from twofa_middleware import TwoFactorMiddleware
 from twofa_middleware.identity import CookieKeyedIdentify, Identity, TwoFactorInfo
 from twofa_middleware.store import SQLAlchemyStore
@@ -73,4 +76,38 @@ def test_a_remembered_pass_ends_when_the_days_left_change() -> None:
     assert get(mw).startswith("200") and seen[-1].enroll_days_left == 2 and len(identified) == 1
     clock.advance(1)
     assert get(mw).startswith("200") and seen[-1].enroll_days_left == 1 and len(identified) == 2
+    mw.service.store.dispose()
+
+
+def test_a_user_past_the_deadline_enrolls_with_the_password_again_and_the_hook_hears_enabled() -> None:
+    events: list[tuple[str, str]] = []
+    passwords: list[str] = []
+    clock = FixedClock()
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [])
+        return [b"the app"]
+
+    def check_password(user: str, password: str) -> bool:
+        passwords.append(password)
+        return password == "right"
+
+    mw = TwoFactorMiddleware(
+        app, secret_key=KEY, store=SQLAlchemyStore("sqlite://"), identify=lambda environ: Identity("alice", "s1"),
+        check_password=check_password, notify=lambda user, event: events.append((user, event)), clock=clock,
+        enroll_by=lambda user: datetime.fromtimestamp(clock.now - 1, UTC),
+    )
+    client = Client(mw)
+    json = {"Accept": "application/json"}
+    r = client.get("/home", headers=json)
+    assert r.status_code == 403 and r.json["error"] == "two_factor_enrollment_required"
+    refused = client.post("/_2fa/api/enroll", json={}, headers=json)
+    assert refused.status_code == 403 and "secret" not in refused.json  # the password first
+    assert client.post("/_2fa/api/confirm-password", json={"password": "right"}, headers=json).status_code == 200
+    secret = client.post("/_2fa/api/enroll", json={}, headers=json).json["secret"]
+    code = pyotp.TOTP(secret).at(clock.now)
+    assert client.post("/_2fa/api/enroll/confirm", json={"code": code}, headers=json).status_code == 200
+    assert passwords == ["right"] and events == [("alice", "enabled")]
+    after = client.get("/home", headers=json)  # the setup counts as this sign-in's second factor
+    assert after.status_code == 200 and after.data == b"the app"
     mw.service.store.dispose()
