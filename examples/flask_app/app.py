@@ -15,7 +15,9 @@ import contextlib
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -60,13 +62,21 @@ class UserStore:
             conn.close()
 
     def init_schema(self) -> None:
-        """Create the users table if it does not exist yet."""
+        """Create the users table if it does not exist yet.
+
+        A table from before registration dates were kept gets the column, and
+        its users count as registered now (a grace period starts for them today)."""
         with self._connect() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS users ("
                 " username TEXT PRIMARY KEY,"
-                " password_hash TEXT NOT NULL)"
+                " password_hash TEXT NOT NULL,"
+                " created_at REAL)"
             )
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(users)")]
+            if "created_at" not in columns:
+                conn.execute("ALTER TABLE users ADD COLUMN created_at REAL")
+            conn.execute("UPDATE users SET created_at = ? WHERE created_at IS NULL", (time.time(),))
 
     def exists(self, username: str) -> bool:
         """True when a user of that name exists."""
@@ -74,18 +84,25 @@ class UserStore:
             row = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
         return row is not None
 
-    def create(self, username: str, password: str) -> bool:
-        """Add a user; False when the name is already taken."""
+    def create(self, username: str, password: str, created_at: float | None = None) -> bool:
+        """Add a user, registered at ``created_at`` (seconds since the epoch; default now);
+        False when the name is already taken."""
         password_hash = generate_password_hash(password)
         try:
             with self._connect() as conn:
                 conn.execute(
-                    "INSERT INTO users (username, password_hash) VALUES (?, ?)",
-                    (username, password_hash),
+                    "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+                    (username, password_hash, time.time() if created_at is None else created_at),
                 )
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def created_at(self, username: str) -> float | None:
+        """When the user registered (seconds since the epoch), None for no such user."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT created_at FROM users WHERE username = ?", (username,)).fetchone()
+        return None if row is None else float(row[0])
 
     def check_password(self, username: str, password: str) -> bool:
         """True when ``password`` is the user's password.
@@ -181,6 +198,14 @@ def validate_credentials(username: Any, password: Any) -> str | None:
     return None
 
 
+def enroll_banner(info: Any, path: str) -> dict[str, Any] | None:
+    """What the "set up 2FA within N days" banner shows, when the user is in a grace period."""
+    days = getattr(info, "enroll_days_left", None)
+    if days is None:
+        return None
+    return {"days": days, "setup_url": with_next(info.urls["setup"], path)}
+
+
 def _json_credentials() -> tuple[str, str] | Response:
     """The username and password of a JSON API request, or the error response."""
     if not request.is_json:
@@ -204,6 +229,30 @@ def _json_error(error: str, status: int) -> Response:
     return response
 
 
+def enroll_within(users: UserStore, days: float | None) -> Callable[[str], datetime | None] | None:
+    """The ``enroll_by`` setting for "set up 2FA within ``days`` of registering" (None: 2FA is optional)."""
+    if days is None:
+        return None
+
+    known: dict[str, float] = {}  # registration dates never change: one lookup per user and process
+
+    def enroll_by(username: str) -> datetime | None:
+        registered = known.get(username)
+        if registered is None:
+            registered = users.created_at(username)
+            if registered is None:
+                return datetime.fromtimestamp(0, UTC)  # not one of ours: no grace
+            if len(known) < 100_000:
+                known[username] = registered
+        return datetime.fromtimestamp(registered, UTC) + timedelta(days=days)
+
+    return enroll_by
+
+
+def _optional_float(value: str | None) -> float | None:
+    return None if value is None or value.strip() == "" else float(value)
+
+
 def _default_config() -> dict[str, Any]:
     """Settings from the environment, with local-development defaults."""
     return {
@@ -214,6 +263,9 @@ def _default_config() -> dict[str, Any]:
         # How long each process trusts its cached 2FA state: the time another
         # instance's change (2FA turned off, say) may take to be seen here.
         "TWOFA_CACHE_SECONDS": float(os.environ.get("TWOFA_CACHE_SECONDS") or 5),
+        # Unset: 2FA is each user's choice. A number of days: every user must set
+        # it up within that many days of registering (0: at once).
+        "TWOFA_ENROLL_WITHIN_DAYS": _optional_float(os.environ.get("TWOFA_ENROLL_WITHIN_DAYS")),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
@@ -227,7 +279,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
-        ``TWOFA_CACHE_SECONDS``, ``WTF_CSRF_ENABLED``...).
+        ``TWOFA_CACHE_SECONDS``, ``TWOFA_ENROLL_WITHIN_DAYS``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -247,7 +299,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.context_processor
     def template_values() -> dict[str, Any]:
         """The templates (shared with the Pyramid example) take the signed-in user's name."""
-        return {"current_user": current_user.id if current_user.is_authenticated else None, "offer_remember_me": True}
+        return {
+            "current_user": current_user.id if current_user.is_authenticated else None,
+            "offer_remember_me": True,
+            "enroll_banner": enroll_banner(request.environ.get("twofa"), request.path),
+        }
 
     # The HTML forms carry Flask-WTF's CSRF token; the JSON API is exempted below
     # (it takes only application/json, and cross-site requests are refused by Origin).
@@ -388,6 +444,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         check_password=users.check_password,
         issuer=app.config["TWOFA_ISSUER"],
         cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
+        enroll_by=enroll_within(users, app.config["TWOFA_ENROLL_WITHIN_DAYS"]),
         exempt_paths=("/logout", "/static/", "/api/logout"),
         home_url="/settings",
         login_url="/login",

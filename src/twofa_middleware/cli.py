@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
 import time
-from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from .cli_common import JSON_OPTION
+from .cli_common import emit as _emit
+from .cli_common import open_store as _store
 from .cli_params import USER
 from .cli_proxy import proxy
 from .cli_tokens import tokens
-from .errors import StoreUnavailable
-from .store import SQLAlchemyStore
+from .config import Settings
+from .crypto import KeyRing
+from .errors import NotEnabled, StoreUnavailable
+from .identity import NotifyFunc
+from .service import TwoFactorService
+from .store.base import ResetCounts
 from .times import rfc3339
 
 
@@ -32,32 +39,6 @@ class _Command(click.Group):
 def _where(ctx: click.Context) -> str:
     url = (ctx.obj or {}).get("url", "")
     return make_url(url).render_as_string(hide_password=True) if url else "no database URL"
-
-
-def _store(url: str, *, create_schema: bool = True, existing: bool = False) -> SQLAlchemyStore:
-    """The store at ``url``; with ``existing`` (read commands), a SQLite file that is not there
-    is an error rather than a new empty database that would report everyone as "no 2FA"."""
-    parsed = make_url(url)
-    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    if existing and sqlite_file and not Path(str(parsed.database)).is_file():
-        raise click.UsageError(f"no 2FA database at {parsed.database}: set TWOFA_DATABASE_URL or --database-url")
-    store = SQLAlchemyStore(url, create_schema=create_schema and not existing)
-    context = click.get_current_context(silent=True)
-    if context is not None:  # close the pool's connections when the command ends
-        context.call_on_close(store.dispose)
-    return store
-
-
-def _emit(data: object, lines: list[str], as_json: bool) -> None:
-    """A read command's answer: a JSON document for scripts, or lines for people."""
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        for line in lines:
-            click.echo(line)
-
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 
 
 @click.group(cls=_Command)
@@ -98,9 +79,12 @@ def db_upgrade(obj: dict[str, str], revision: str) -> None:
     from .store import migrate
 
     store = _store(obj["url"], create_schema=False)
-    before = migrate.current(store.engine)
-    store.upgrade_schema(revision)
-    after = migrate.current(store.engine)
+    try:
+        before = migrate.current(store.engine)
+        store.upgrade_schema(revision)
+        after = migrate.current(store.engine)
+    except SQLAlchemyError as exc:  # the migrations talk to the engine directly, not through the store
+        raise StoreUnavailable() from exc
     click.echo(f"schema at revision {after}" + (f" (was {before or 'empty'})" if before != after else ""))
 
 
@@ -136,20 +120,71 @@ def unlock(obj: dict[str, str], user: str) -> None:
     click.echo(f"lockout ended for {user}")
 
 
+class _NoKeys(KeyRing):
+    """The keyring of a service that runs only steps needing no key (the reset): any use is a bug."""
+
+    def __init__(self) -> None:  # no keys to hold
+        pass
+
+    def __repr__(self) -> str:
+        return "KeyRing(no keys)"
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        raise RuntimeError("this twofa command holds no secret key")
+
+    def encrypt(self, plaintext: str) -> str:
+        raise RuntimeError("this twofa command holds no secret key")
+
+    def decrypt(self, token: str) -> str:
+        raise RuntimeError("this twofa command holds no secret key")
+
+
+def _notify_hook(spec: str | None) -> NotifyFunc | None:
+    """``package.module:function``, the app's own notify hook, so users hear of an operator's reset."""
+    if not spec:
+        return None
+    module_name, _, attribute = spec.partition(":")
+    try:
+        hook = getattr(importlib.import_module(module_name), attribute) if attribute else None
+    except (ImportError, AttributeError) as exc:
+        raise click.UsageError(f"--notify {spec}: {exc}") from exc
+    if not callable(hook):
+        raise click.UsageError(f"--notify {spec}: not a function (give it as package.module:function)")
+    return hook  # type: ignore[no-any-return]
+
+
+def _counted(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def _reset_lines(user: str, counts: ResetCounts) -> list[str]:
+    """One count per kind of credential taken away; a new kind is one more entry here."""
+    taken = [_counted(counts.tokens_revoked, "personal access token")]
+    return [f"two-factor authentication turned off for {user}", "revoked: " + ", ".join(taken)]
+
+
 @main.command()
 @click.argument("user", type=USER)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--notify", "notify_spec", envvar="TWOFA_NOTIFY", metavar="MODULE:FUNCTION",
+              help="The app's notify(user_id, event) hook, told of the reset ('disabled').")
+@JSON_OPTION
 @click.pass_obj
-def reset(obj: dict[str, str], user: str, yes: bool) -> None:
-    """Turn a user's 2FA off (for a user who lost both phone and recovery codes)."""
+def reset(obj: dict[str, str], user: str, yes: bool, notify_spec: str | None, as_json: bool) -> None:
+    """Turn a user's 2FA off and revoke their personal access tokens, in one transaction
+    (for a user who lost both phone and recovery codes)."""
+    notify = _notify_hook(notify_spec)
     if not yes:
-        click.confirm(f"Turn off two-factor authentication for {user}?", abort=True)
+        click.confirm(f"Turn off two-factor authentication for {user} and revoke their tokens?", abort=True)
     store = _store(obj["url"], existing=True)
-    now = time.time()
-    if not store.disable(user, now):
-        raise click.ClickException(f"{user} does not have two-factor authentication enabled")
-    store.log(user, "disabled", "reset by operator", None, now)
-    click.echo(f"two-factor authentication turned off for {user}")
+    service = TwoFactorService(Settings(), _NoKeys(), store, lambda user_id, password: False, notify)
+    try:
+        counts = service.reset(user)
+    except NotEnabled as exc:
+        raise click.ClickException(f"{user} does not have two-factor authentication enabled") from exc
+    data = {"user": user, "enabled": False, "tokens_revoked": counts.tokens_revoked}
+    _emit(data, _reset_lines(user, counts), as_json)
 
 
 @main.command("log")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 _ALGORITHMS = ("SHA1", "SHA256", "SHA512")
@@ -59,7 +60,16 @@ class Settings:
         default: ``user_id`` itself.
     :param require_enrollment: ``require_enrollment(user_id) -> bool``: users for
         whom it is true must set up 2FA before reaching the app (beyond
-        ``exempt_paths``); without it, 2FA is each user's choice.
+        ``exempt_paths``); without it, 2FA is each user's choice. For everyone:
+        ``require_enrollment=lambda user_id: True``.
+    :param enroll_by: ``enroll_by(user_id) -> datetime | None``: a grace period,
+        as the aware (UTC) deadline by which the user must set up 2FA. A user for
+        whom it returns a date is required to enroll (whatever
+        ``require_enrollment`` says) and reaches the app until then, with the days
+        left in ``environ["twofa"]``; from the deadline on, as with
+        ``require_enrollment``. A user ``require_enrollment`` requires and for whom
+        it returns None has no grace period. Called for users without 2FA when a
+        decision is not cached: keep it cheap (no database round trip if you can).
 
     Every field is checked at construction: a value out of its range raises
     ``ValueError`` naming the field and the range.
@@ -89,12 +99,26 @@ class Settings:
     max_token_days: int = 366
     enrollment_seconds: int = 900
     require_enrollment: Callable[[str], bool] | None = field(default=None, compare=False)
+    enroll_by: Callable[[str], datetime | None] | None = field(default=None, compare=False)
     sign_out: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = field(default=None, compare=False)
     account_label: Callable[[str], str] | None = field(default=None, compare=False)
 
     def label(self, user_id: str) -> str:
         """What people see for ``user_id``: :attr:`account_label`'s answer, else the id itself."""
         return user_id if self.account_label is None else self.account_label(user_id)
+
+    def enrollment_deadline(self, user_id: str) -> float | None:
+        """When ``user_id`` must have 2FA by (seconds since the epoch); ``-inf``: already;
+        None: never (2FA is the user's choice). The one place the two hooks combine."""
+        deadline = None if self.enroll_by is None else _untyped(self.enroll_by(user_id))
+        if deadline is not None:
+            if not isinstance(deadline, datetime) or deadline.utcoffset() is None:
+                # A naive datetime is a local time of some machine: refuse it, loudly.
+                raise ValueError(f"enroll_by must return an aware datetime or None, not {deadline!r}")
+            return deadline.timestamp()
+        if self.require_enrollment is not None and self.require_enrollment(user_id):
+            return float("-inf")
+        return None
 
     def __post_init__(self) -> None:
         _check_names(self)
@@ -190,7 +214,7 @@ def _check_paths(s: Settings) -> None:
 
 
 def _check_hooks(s: Settings) -> None:
-    for name in ("require_enrollment", "sign_out", "account_label"):
+    for name in ("require_enrollment", "enroll_by", "sign_out", "account_label"):
         hook = getattr(s, name)
         if hook is not None and not callable(hook):
             raise ValueError(f"{name} must be a function or None")

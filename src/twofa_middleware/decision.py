@@ -13,7 +13,9 @@ dataclass costs several microseconds more to create, on every request.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from .errors import InvalidToken, StoreUnavailable
@@ -33,13 +35,15 @@ class Facts:
     :param verified_until: when this sign-in's valid proof of the second
         factor (the verified cookie) expires; None when it has none.
     :param enrollment_required: the app's policy requires this user to have 2FA.
+    :param enroll_by: when a required user's grace period ends (seconds since
+        the epoch); None: it has ended, or there is none. Judged against ``now``.
     :param token: the live record of the request's personal access token.
     :param token_refused: the request carried a token that is not one of
         ours, or not well formed (the error code to answer with).
     :param token_info: what a pass for ``token`` puts in ``environ["twofa"]``, when
         the caller keeps one per token (else it is made here).
     :param store_down: the store could not be read: fail closed.
-    :param now: seconds since the epoch.
+    :param now: seconds since the epoch (judged against for tokens and grace periods).
     """
 
     path: str
@@ -47,6 +51,7 @@ class Facts:
     state: UserState | None = None
     verified_until: float | None = None
     enrollment_required: bool = False
+    enroll_by: float | None = None
     token: TokenRecord | None = None
     token_refused: str | None = None
     token_info: TwoFactorInfo | None = None
@@ -127,6 +132,8 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if state is None:  # facts without the user's state: nothing to judge by
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if not state.enabled:
+        if facts.enrollment_required and facts.enroll_by is not None and facts.now < facts.enroll_by:
+            return _grace_pass(facts, identity, policy, facts.enroll_by)
         if facts.enrollment_required and not policy.is_exempt(facts.path):
             return Challenge("enroll", identity.user_id)
         info = TwoFactorInfo(identity.user_id, False, True, policy.urls)
@@ -144,9 +151,28 @@ def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision
     """A personal access token stands in for the whole sign-in, second factor included."""
     if not token_usable(record, facts.path, facts.now):
         return Refuse(401, InvalidToken.code, InvalidToken.message)
-    if facts.enrollment_required and (facts.state is None or not facts.state.enabled):
+    owes = facts.state is None or not facts.state.enabled
+    if facts.enrollment_required and owes and not _in_grace(facts):
         return Refuse(403, "two_factor_enrollment_required", "Set up two-factor authentication first.")
     return Pass(facts.token_info or token_info(record, policy.urls))
+
+
+def _in_grace(facts: Facts) -> bool:
+    return facts.enroll_by is not None and facts.now < facts.enroll_by
+
+
+def _grace_pass(facts: Facts, identity: Identity, policy: Policy, deadline: float) -> Pass:
+    """A required user before the deadline: let in, told the days left.
+
+    Remembered only until the count of days left changes (at the deadline, the
+    last time): a remembered pass never lets anyone in past the deadline."""
+    days_left = max(1, math.ceil((deadline - facts.now) / 86400))
+    changes_at = deadline - (days_left - 1) * 86400
+    info = TwoFactorInfo(
+        identity.user_id, False, True, policy.urls,
+        enroll_by=datetime.fromtimestamp(deadline, UTC), enroll_days_left=days_left,
+    )
+    return Pass(info, min(_until(identity, None), changes_at))
 
 
 def token_info(record: TokenRecord, urls: dict[str, str]) -> TwoFactorInfo:

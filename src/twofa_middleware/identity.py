@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from .cache import TTLCache
@@ -81,6 +82,9 @@ class TwoFactorInfo:
     :param token_id: set when the request was authenticated by a personal access token.
     :param token_name: that token's name.
     :param token_paths: the path prefixes the token is limited to (empty: all).
+    :param enroll_by: a user who must set up 2FA and is still in the grace
+        period (``Settings.enroll_by``): the deadline, an aware UTC datetime.
+    :param enroll_days_left: then, the days left before it, rounded up (1 on the last day).
     """
 
     user_id: str | None
@@ -91,3 +95,5 @@ class TwoFactorInfo:
     token_id: int | None = None
     token_name: str | None = None
     token_paths: tuple[str, ...] = ()
+    enroll_by: datetime | None = None
+    enroll_days_left: int | None = None

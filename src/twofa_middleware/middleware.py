@@ -181,11 +181,13 @@ class TwoFactorMiddleware:
             return Facts(path)
         try:
             state = self.service.state(user.user_id)
-            required = not state.enabled and self._enrollment_required(user.user_id)
         except StoreUnavailable:
             return Facts(path, user, store_down=True)
-        verified_until = self.cookies.verified_until(environ, user, state.epoch) if state.enabled else None
-        return Facts(path, user, state, verified_until, required)
+        if not state.enabled:
+            deadline = self.settings.enrollment_deadline(user.user_id)
+            return Facts(path, user, state, None, deadline is not None, _grace(deadline), now=self.service.clock())
+        verified_until = self.cookies.verified_until(environ, user, state.epoch)
+        return Facts(path, user, state, verified_until)
 
     def _token_facts(self, token: str, path: str) -> Facts:
         now = self.service.clock()
@@ -193,11 +195,12 @@ class TwoFactorMiddleware:
             record = self.service.token_record(token)
             if record is None:
                 return Facts(path, token_refused=InvalidToken.code, now=now)
-            state = self.service.state(record.user_id) if self._enrollment_required(record.user_id) else None
+            deadline = self.settings.enrollment_deadline(record.user_id)
+            state = self.service.state(record.user_id) if deadline is not None else None
         except StoreUnavailable:
             return Facts(path, store_down=True, now=now)
-        return Facts(path, state=state, enrollment_required=state is not None, token=record,
-                     token_info=self._token_info(record), now=now)
+        return Facts(path, state=state, enrollment_required=state is not None, enroll_by=_grace(deadline),
+                     token=record, token_info=self._token_info(record), now=now)
 
     def _token_info(self, record: TokenRecord) -> TwoFactorInfo:
         """One TwoFactorInfo per cached token record: the steady state builds none.
@@ -212,10 +215,6 @@ class TwoFactorMiddleware:
             self._token_infos.clear()
         self._token_infos[record.id] = (record, info)
         return info
-
-    def _enrollment_required(self, user_id: str) -> bool:
-        required = self.settings.require_enrollment
-        return required is not None and required(user_id)
 
     # -- rendering the decision ----------------------------------------------------------
 
@@ -250,6 +249,11 @@ class TwoFactorMiddleware:
     def _remember(self, cookie: str, facts: Facts, decision: Pass) -> None:
         if cookie and self.passes is not None and facts.identity is not None and facts.state is not None:
             self.passes.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
+
+
+def _grace(deadline: float | None) -> float | None:
+    """The end of a grace period, from Settings.enrollment_deadline's answer (-inf: none)."""
+    return deadline if deadline is not None and deadline != float("-inf") else None
 
 
 def _is_bearer(environ: dict[str, Any]) -> bool:

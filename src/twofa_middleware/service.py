@@ -37,6 +37,7 @@ from .store.base import (
     Check,
     LockedUser,
     NewAuthenticator,
+    ResetCounts,
     Store,
     TokenRecord,
     UserState,
@@ -421,6 +422,20 @@ class TwoFactorService:
 
     def retry_after(self, user_id: str) -> int:
         return throttle.retry_after(self.state(user_id).locked_until, self.clock())
+
+    # -- the operator's reset --------------------------------------------------------
+
+    def reset(self, user_id: str, by: str = "operator") -> ResetCounts:
+        """Turn 2FA off for a user who lost phone and codes, and revoke their tokens,
+        in one store transaction: whoever took the phone keeps no way in. The log
+        and the notify hook get ``disabled``; raises NotEnabled when it was off."""
+        counts = self.store.reset(user_id, self.clock())
+        if counts is None:
+            raise NotEnabled()
+        self._changed(user_id)
+        self._tokens.discard_where(lambda r: r.user_id == user_id)
+        self._event(user_id, "disabled", f"reset by {by}; tokens revoked: {counts.tokens_revoked}")
+        return counts
 
 
 def _telling(refusal: InvalidCode | CodeReused) -> int:

@@ -57,6 +57,7 @@ def test_create_prints_the_token_alone_on_the_last_line(run, db_url):
 
 
 def test_list_shows_tokens_but_never_the_token(run):
+    assert run("db", "create").exit_code == 0
     assert run("tokens", "list", "alice").output.strip() == "no tokens for alice"
     token = run("tokens", "create", "alice", "--name", "first").stdout.splitlines()[-1]
     run("tokens", "create", "alice", "--name", "second")
@@ -93,6 +94,7 @@ def test_revoke_ends_the_token(run, db_url):
     ],
 )
 def test_create_refuses_bad_input_cleanly(run, args):
+    assert run("db", "create").exit_code == 0
     result = run("tokens", "create", "alice", "--name", "x", *args)
     assert result.exit_code == 1, result.output
     assert "Error:" in result.output and "Traceback" not in result.output

@@ -133,8 +133,13 @@ class ForwardAuth:
         if isinstance(decision, Challenge):
             # Where to send the browser, with ``next``: the URL the header carries.
             location = self.middleware.web.step_location(decision.step, judged)
-            response = error_json("two_factor_required", "Verify with your second factor first.", 401,
-                                  verify_url=location)
+            # Always a 401: the status nginx's auth_request turns into the redirect to the header's URL.
+            if decision.step == "enroll":
+                response = error_json("two_factor_enrollment_required", "Set up two-factor authentication first.",
+                                      401, verify_url=location)
+            else:
+                response = error_json("two_factor_required", "Verify with your second factor first.", 401,
+                                      verify_url=location)
             response.headers["X-Twofa-Verify-Url"] = location
             return response(environ, start_response)
         response = error_json(decision.code, decision.message, decision.status)

@@ -98,6 +98,13 @@ class LockedFactor:
     sign_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class ResetCounts:
+    """What an operator's reset took away beside 2FA itself (one count per kind of credential)."""
+
+    tokens_revoked: int
+
+
 class LockedUser(Protocol):
     """A user row held under a lock for the length of one verification.
 
@@ -166,3 +173,4 @@ class Store(Protocol):
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
     def revoke_token(self, token_id: int, user_id: str | None, now: float) -> TokenRecord | None: ...
     def touch_token(self, token_id: int, now: float) -> None: ...
+    def reset(self, user_id: str, now: float) -> ResetCounts | None: ...

@@ -43,6 +43,7 @@ from .base import (
     EventRecord,
     LockedFactor,
     NewAuthenticator,
+    ResetCounts,
     TokenRecord,
     UserState,
 )
@@ -386,13 +387,16 @@ class SQLAlchemyStore:
     def disable(self, user_id: str, now: float) -> bool:
         """Turn 2FA off and forget every factor and code; False when it was off."""
         with self._tx() as s:
-            row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            if row is None or self._count_authenticators(s, user_id) == 0:
-                return False
-            _new_epoch(row, None)
-            s.execute(delete(Authenticator).where(Authenticator.user_id == user_id))
-            s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
-            return True
+            return self._turn_off(s, user_id)
+
+    def _turn_off(self, s: Session, user_id: str) -> bool:
+        row = s.get(TwoFactorUser, user_id, with_for_update=True)
+        if row is None or self._count_authenticators(s, user_id) == 0:
+            return False
+        _new_epoch(row, None)
+        s.execute(delete(Authenticator).where(Authenticator.user_id == user_id))
+        s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        return True
 
     # -- verification --------------------------------------------------------
 
@@ -622,6 +626,19 @@ class SQLAlchemyStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def reset(self, user_id: str, now: float) -> ResetCounts | None:
+        """An operator's reset, in one transaction: 2FA off (as :meth:`disable`) and every
+        live token of the user revoked; None (and nothing changed) when 2FA was off."""
+        with self._tx() as s:
+            if not self._turn_off(s, user_id):
+                return None
+            revoked = s.execute(
+                update(AccessToken)
+                .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return ResetCounts(tokens_revoked=cast("CursorResult[Any]", revoked).rowcount)
 
 
 def _authenticator_record(row: Authenticator) -> AuthenticatorRecord:
