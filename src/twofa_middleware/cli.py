@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
+from .cli_import import import_
 from .cli_params import USER
 from .cli_proxy import proxy
 from .cli_tokens import tokens
@@ -171,6 +172,7 @@ def log_(obj: dict[str, str], user: str | None, limit: int, as_json: bool) -> No
 
 main.add_command(tokens)
 main.add_command(proxy)
+main.add_command(import_)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(__file__))

@@ -131,3 +131,11 @@ class InvalidToken(TwoFactorError):
     code = "invalid_token"
     status = 401
     message = "The access token is invalid, expired, revoked or not valid for this path."
+
+
+class OtherSecret(TwoFactorError):
+    """An import for a user whose 2FA is already on with a different secret."""
+
+    code = "already_enabled_other_secret"
+    status = 409
+    message = "Two-factor authentication is already on for this account, with a different secret."
