@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from . import importing
 from .config import Settings
 from .crypto import KeyRing
-from .errors import StoreUnavailable, TwoFactorError
+from .errors import StoreUnavailable, Throttled, TwoFactorError
 
 _DEVICES = text(
     "SELECT id, name, user_id, key, step, t0, digits, last_t FROM otp_totp_totpdevice"
@@ -122,6 +122,10 @@ def _run(ctx: click.Context, outcomes: list[importing.Outcome], settings: Settin
                 result = service.import_totp(o.user_id, o.secret, o.name, o.last_step)
             except StoreUnavailable:
                 raise
+            except Throttled:  # its secret cannot be compared while the user is locked
+                reason = f"locked after wrong codes: run again later, or `twofa unlock {o.user_id}`"
+                rows.append({"where": o.where, "user": o.user_id, "result": "refused", "reason": reason})
+                continue
             except TwoFactorError as exc:
                 rows.append({"where": o.where, "user": o.user_id, "result": "refused", "reason": exc.message})
                 continue

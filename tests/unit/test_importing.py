@@ -20,7 +20,7 @@ def uri(query: str, kind: str = "totp", label: str = "Old%20Site:alice%40example
 
 
 @pytest.mark.parametrize(
-    ("value", "settings", "reason"),
+    "value, settings, reason",
     [
         pytest.param(uri(f"secret={SECRET}&algorithm=SHA512"), DEFAULT, "algorithm SHA512, configured SHA1",
                      id="algorithm-not-configured"),
@@ -48,7 +48,7 @@ def test_an_otpauth_uri_this_configuration_cannot_verify_is_refused_with_its_rea
 
 
 @pytest.mark.parametrize(
-    ("value", "settings", "name"),
+    "value, settings, name",
     [
         pytest.param(uri(f"secret={SECRET}&issuer=Old%20Site"), DEFAULT, "Old Site", id="issuer-parameter"),
         pytest.param(uri(f"secret={SECRET.lower()}"), DEFAULT, "Old Site", id="lower-case-issuer-from-label"),
@@ -108,8 +108,8 @@ def test_a_user_given_twice_is_refused_everywhere_since_either_secret_could_be_t
 
 
 def device(**changes: object) -> dict[str, object]:
-    row: dict[str, object] = {"id": 7, "name": "phone", "user_id": 42, "key": "3132333435363738393031323334353637383930",
-                              "step": 30, "t0": 0, "digits": 6, "last_t": 56_666_667}
+    row: dict[str, object] = {"id": 7, "name": "phone", "user_id": 42, "step": 30, "t0": 0, "digits": 6,
+                              "key": "3132333435363738393031323334353637383930", "last_t": 56_666_667}
     return {**row, **changes}
 
 
@@ -117,7 +117,7 @@ RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 
 
 @pytest.mark.parametrize(
-    ("row", "settings", "outcome"),
+    "row, settings, outcome",
     [
         pytest.param(device(), DEFAULT, Accepted("device 7", "42", "phone", RFC_SECRET, 56_666_667), id="accepted"),
         pytest.param(device(last_t=-1, name=""), DEFAULT, Accepted("device 7", "42", "django-otp", RFC_SECRET, 0),
