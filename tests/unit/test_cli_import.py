@@ -252,3 +252,11 @@ def test_importing_again_leaves_the_wrong_code_count_and_lock_as_they_were(tmp_p
         assert s.store.failures("alice") == 5
     finally:
         s.store.dispose()
+
+
+def test_the_csv_in_the_readme_imports_as_it_is(tmp_path, db_url):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```csv\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "readme.csv").write_text(block, encoding="utf-8")
+    result = run(db_url, "import", str(tmp_path / "readme.csv"))
+    assert (result.exit_code, result.output) == (0, "imported 2, already imported 0, refused 0\n")
