@@ -93,6 +93,8 @@ def import_(ctx: click.Context, csv_file: Path | None, django_otp_url: str | Non
                 outcomes = importing.read_csv(f, settings)
         except UnicodeDecodeError:
             raise click.UsageError(f"{csv_file} is not UTF-8 text") from None
+        except importing.Refused as exc:
+            raise click.UsageError(f"{csv_file} cannot be read as CSV: {exc}") from None
     else:
         outcomes = importing.read_django_otp(_django_rows(ctx, str(django_otp_url)), settings)
     rows = _run(ctx, outcomes, settings, keyring)
@@ -143,4 +145,4 @@ def _report(rows: list[dict[str, str]], dry_run: bool, as_json: bool) -> None:
     click.echo(("dry run, nothing written: " if dry_run else "") + summary)
     for r in rows:
         if r["result"] == "refused":
-            click.echo(f"refused {r['where']} {r['user'] or '(no valid user id)'}: {r['reason']}")
+            click.echo(f"refused {r['where']}, user {r['user'] or '(none valid)'}: {r['reason']}")

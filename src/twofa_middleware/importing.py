@@ -70,8 +70,10 @@ def user_id_of(value: object) -> str:
         user = text(value, "bad user id", max_length=255, normalise=False)
     except InvalidRequest:
         raise Refused("bad user id") from None
-    if not user or user != user.strip():
+    if not user:
         raise Refused("bad user id")
+    if user != user.strip():
+        raise Refused("bad user id (spaces around it)")
     if any(mark in user.lower() for mark in _SECRET_MARKS):
         # Columns swapped: the "user id" is the URI, and printing it would print the secret.
         raise Refused("bad user id (it looks like an otpauth URI: user id comes first)")
@@ -168,31 +170,35 @@ def _refusal(where: str, raw_user: object, reason: str) -> Refusal:
     return Refusal(where, user, reason)
 
 
+def _csv_row(where: str, line_num: int, row: list[str], settings: Settings) -> Outcome | None:
+    if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+        return None
+    if line_num == 1 and row[0].strip().lower() in ("user_id", "user"):
+        return None
+    if len(row) != 2:
+        return _refusal(where, row[0], f"{len(row)} columns, expected 2 (user_id,otpauth URI)")
+    try:
+        user = user_id_of(row[0])
+        secret, name = parse_otpauth(row[1], settings)
+    except Refused as exc:
+        return _refusal(where, row[0], str(exc))
+    return Accepted(where, user, name, secret)
+
+
 def read_csv(lines: Iterable[str], settings: Settings) -> list[Outcome]:
     """Rows of ``user_id,otpauth URI``; a first row ``user_id,...`` is a header; blank lines
-    and lines starting with ``#`` are skipped."""
+    and lines starting with ``#`` are skipped. A file that is not CSV at all (a NUL byte, a
+    field over the csv module's limit) is :class:`Refused` as a whole."""
     outcomes: list[Outcome] = []
     reader = csv.reader(lines)
-    for row in reader:
-        where = f"line {reader.line_num}"
-        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-            continue
-        if reader.line_num == 1 and row[0].strip().lower() in ("user_id", "user"):
-            continue
-        if len(row) != 2:
-            outcomes.append(_refusal(where, row[0], f"{len(row)} columns, expected 2 (user_id,otpauth URI)"))
-            continue
-        try:
-            user = user_id_of(row[0])
-            secret, name = parse_otpauth(row[1], settings)
-        except Refused as exc:
-            outcomes.append(_refusal(where, row[0], str(exc)))
-            continue
-        outcomes.append(Accepted(where, user, name, secret))
+    try:
+        for row in reader:
+            outcome = _csv_row(f"line {reader.line_num}", reader.line_num, row, settings)
+            if outcome is not None:
+                outcomes.append(outcome)
+    except csv.Error as exc:
+        raise Refused(f"line {reader.line_num}: {exc}") from None
     return _unique(outcomes)
-
-
-DJANGO_OTP_COLUMNS = ("id", "name", "user_id", "key", "step", "t0", "digits", "last_t")
 
 
 def _django_device(row: Mapping[str, object], settings: Settings) -> tuple[str, str, int]:

@@ -78,11 +78,11 @@ def test_refused_rows_are_listed_without_secrets_and_exit_1(tmp_path, db_url):
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "imported 0, already imported 0, refused 5",
-        "refused line 1 alice: duplicate user in the input (line 1, line 4)",
-        "refused line 2 bob: algorithm SHA512, configured SHA1",
-        "refused line 3 carol: secret is not valid base32",
-        "refused line 4 alice: duplicate user in the input (line 1, line 4)",
-        "refused line 5 dave: 8 digits, configured 6",
+        "refused line 1, user alice: duplicate user in the input (line 1, line 4)",
+        "refused line 2, user bob: algorithm SHA512, configured SHA1",
+        "refused line 3, user carol: secret is not valid base32",
+        "refused line 4, user alice: duplicate user in the input (line 1, line 4)",
+        "refused line 5, user dave: 8 digits, configured 6",
     ]
     assert ALICE not in result.output and BOB not in result.output
 
@@ -97,7 +97,8 @@ def test_a_user_with_2fa_on_with_another_secret_is_refused_and_keeps_it(tmp_path
         assert result.exit_code == 1
         assert result.output.splitlines() == [
             "imported 1, already imported 0, refused 1",
-            "refused line 1 alice: Two-factor authentication is already on for this account, with a different secret.",
+            ("refused line 1, user alice: "
+            "Two-factor authentication is already on for this account, with a different secret."),
         ]
         assert s.verify("alice", pyotp.TOTP(BOB).at(T0)) == "totp"
         assert [e.event for e in s.store.events("alice")] == ["verified", "imported"]
@@ -141,11 +142,15 @@ def test_without_the_secret_key_nothing_is_imported(tmp_path, db_url):
         pytest.param(["missing.csv"], id="missing-csv"),
         pytest.param(["--django-otp-url", "not a url"], id="bad-url"),
         pytest.param(["--django-otp-url", "sqlite:///x.db", "--digits", "7"], id="bad-settings"),
+        pytest.param(["huge.csv"], id="not-csv"),
+        pytest.param(["latin1.csv"], id="not-utf8"),
     ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path, db_url, args, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.csv").write_text("")
+    (tmp_path / "huge.csv").write_text("alice," + "A" * 200_000 + "\n")
+    (tmp_path / "latin1.csv").write_bytes("user_id,uri\nren\xe9,otpauth://totp/x\n".encode("latin-1"))
     result = run(db_url, "import", *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
@@ -185,7 +190,7 @@ def test_django_otp_confirmed_devices_move_in_with_their_replay_guard(tmp_path, 
     result = run(db_url, "import", "--django-otp-url", url)
     assert result.exit_code == 1
     assert result.output.splitlines() == ["imported 1, already imported 0, refused 1",
-                                          "refused device 3 3: 8 digits, configured 6"]
+                                          "refused device 3, user 3: 8 digits, configured 6"]
     s = service(db_url)
     try:
         assert not s.state("2").enabled
@@ -244,7 +249,7 @@ def test_importing_again_leaves_the_wrong_code_count_and_lock_as_they_were(tmp_p
         # The secret is not compared while the user is locked; the operator is told why.
         result = run(db_url, "import", write_csv(tmp_path, f"alice,{uri(ALICE)}"))
         assert result.exit_code == 1
-        assert ("refused line 1 alice: locked after wrong codes: run again later, or `twofa unlock alice`"
+        assert ("refused line 1, user alice: locked after wrong codes: run again later, or `twofa unlock alice`"
                 in result.output)
         assert s.store.failures("alice") == 5 and s.state("alice").locked_until == locked_until
         clock.advance(locked_until - clock() + 1)

@@ -80,6 +80,7 @@ def test_a_csv_gives_one_outcome_per_row_with_its_line_number():
         f"{uri('secret=' + SECRET)},dave\n",
         f"\u0007eve,{uri('secret=' + SECRET)}\n",
         f"frank,{uri('secret=' + SECRET + '&digits=8')}\n",
+        f"grace ,{uri('secret=' + SECRET)}\n",
     ]
     outcomes = read_csv(lines, DEFAULT)
     assert outcomes == [
@@ -89,6 +90,7 @@ def test_a_csv_gives_one_outcome_per_row_with_its_line_number():
         Refusal("line 7", "", "bad user id (it looks like an otpauth URI: user id comes first)"),
         Refusal("line 8", "", "bad user id"),
         Refusal("line 9", "frank", "8 digits, configured 6"),
+        Refusal("line 10", "", "bad user id (spaces around it)"),
     ]
     assert all(SECRET not in repr(o) for o in outcomes)
 
@@ -143,3 +145,8 @@ def test_two_confirmed_django_otp_devices_of_one_user_are_both_refused():
     outcomes = read_django_otp([device(id=1), device(id=2), device(id=3, user_id=43)], DEFAULT)
     assert [(o.where, type(o).__name__) for o in outcomes] == [
         ("device 1", "Refusal"), ("device 2", "Refusal"), ("device 3", "Accepted")]
+
+
+def test_a_file_that_is_not_csv_is_refused_as_a_whole():
+    with pytest.raises(ValueError, match=r"^line 2: field larger than field limit \(131072\)$"):
+        read_csv([f"alice,{uri('secret=' + SECRET)}\n", "bob," + "A" * 200_000 + "\n"], DEFAULT)
