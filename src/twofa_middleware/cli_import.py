@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from . import importing
 from .config import Settings
 from .crypto import KeyRing
 from .errors import StoreUnavailable, Throttled, TwoFactorError
+from .service import TwoFactorService
 
 _DEVICES = text(
     "SELECT id, name, user_id, key, step, t0, digits, last_t FROM otp_totp_totpdevice"
@@ -107,16 +109,14 @@ def _run(ctx: click.Context, outcomes: list[importing.Outcome], settings: Settin
          keyring: KeyRing | None) -> list[dict[str, str]]:
     """Each row's result; with no keyring (a dry run) the store is only read."""
     from .cli import _store  # here: cli imports this module
-    from .service import TwoFactorService
 
     store = _store(ctx.obj["url"], existing=keyring is None)
-    service = TwoFactorService(settings, keyring or KeyRing("dry run: nothing is encrypted"), store,
-                               lambda user_id, password: False)
+    service = None if keyring is None else TwoFactorService(settings, keyring, store, lambda user_id, password: False)
     rows: list[dict[str, str]] = []
     for o in outcomes:
         if isinstance(o, importing.Refusal):
             rows.append({"where": o.where, "user": o.user, "result": "refused", "reason": o.reason})
-        elif keyring is None:
+        elif service is None:
             result = "2FA already on" if store.user_state(o.user_id).enabled else "would import"
             rows.append({"where": o.where, "user": o.user_id, "result": result})
         else:
@@ -125,7 +125,7 @@ def _run(ctx: click.Context, outcomes: list[importing.Outcome], settings: Settin
             except StoreUnavailable:
                 raise
             except Throttled:  # its secret cannot be compared while the user is locked
-                reason = f"locked after wrong codes: run again later, or `twofa unlock {o.user_id}`"
+                reason = f"locked after wrong codes: run again later, or `twofa unlock {shlex.quote(o.user_id)}`"
                 rows.append({"where": o.where, "user": o.user_id, "result": "refused", "reason": reason})
                 continue
             except TwoFactorError as exc:
