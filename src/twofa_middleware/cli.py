@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .cli_common import JSON_OPTION
 from .cli_common import emit as _emit
 from .cli_common import open_store as _store
+from .cli_import import import_
 from .cli_params import USER
 from .cli_proxy import proxy
 from .cli_tokens import tokens
@@ -206,6 +207,7 @@ def log_(obj: dict[str, str], user: str | None, limit: int, as_json: bool) -> No
 
 main.add_command(tokens)
 main.add_command(proxy)
+main.add_command(import_)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(__file__))

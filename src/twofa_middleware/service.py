@@ -7,6 +7,7 @@ writes 2FA state, counts failures, logs and notifies happens here.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import segno
 
-from . import inputs, recovery, throttle, tokens, totp
+from . import importing, inputs, recovery, throttle, tokens, totp
 from .cache import TTLCache
 from .config import Settings
 from .crypto import KeyRing
@@ -436,6 +437,34 @@ class TwoFactorService:
         self._tokens.discard_where(lambda r: r.user_id == user_id)
         self._event(user_id, "disabled", f"reset by {by}; tokens revoked: {counts.tokens_revoked}")
         return counts
+
+
+    # -- moving in from another system ---------------------------------------------
+
+    def import_totp(self, user_id: str, secret: str, name: str, last_step: int = 0, ip: str | None = None) -> str:
+        """Add a secret the user already has in an app as one of their authenticators.
+
+        The first one turns 2FA on with fresh recovery codes (viewable after the
+        password); ``last_step`` is the last time step the old system accepted,
+        so a code spent there is not accepted here. Returns ``"imported"``, or
+        ``"already imported"`` when this very secret is one of theirs (nothing
+        is written: running an import twice is safe).
+        """
+        user_id = inputs.text(user_id, "not a valid user id", max_length=255, normalise=False)
+        try:
+            secret = importing.base32_secret(secret)
+        except importing.Refused as exc:
+            raise InvalidRequest(str(exc)) from None
+        name = inputs.name(name, "not a valid name", max_length=importing.MAX_NAME)
+        for stored in self.store.totp_secrets(user_id):
+            if hmac.compare_digest(self.keyring.decrypt(stored).encode(), secret.encode()):
+                return "already imported"
+        codes = recovery.generate(self.settings.recovery_code_count)
+        new = NewAuthenticator("totp", name, secret=self.keyring.encrypt(secret))
+        self.store.add_authenticator(user_id, new, max(last_step, 0), self._code_rows(user_id, codes), self.clock())
+        self._changed(user_id)
+        self._event(user_id, "imported", name, ip)
+        return "imported"
 
 
 def _telling(refusal: InvalidCode | CodeReused) -> int:

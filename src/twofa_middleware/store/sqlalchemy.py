@@ -354,6 +354,17 @@ class SQLAlchemyStore:
             rows = s.scalars(select(Authenticator).where(Authenticator.user_id == user_id).order_by(Authenticator.id))
             return [_authenticator_record(r) for r in rows]
 
+    def totp_secrets(self, user_id: str) -> list[str]:
+        """The user's authenticator apps' secrets, encrypted: to know an import already made."""
+        with self._tx() as s:
+            return [
+                secret
+                for secret in s.scalars(
+                    select(Authenticator.secret).where(Authenticator.user_id == user_id, Authenticator.kind == "totp")
+                )
+                if secret is not None
+            ]
+
     def rename_authenticator(self, user_id: str, authenticator_id: int, name: str) -> bool:
         with self._tx() as s:
             result = s.execute(
