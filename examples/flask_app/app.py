@@ -214,6 +214,8 @@ def _default_config() -> dict[str, Any]:
         # How long each process trusts its cached 2FA state: the time another
         # instance's change (2FA turned off, say) may take to be seen here.
         "TWOFA_CACHE_SECONDS": float(os.environ.get("TWOFA_CACHE_SECONDS") or 5),
+        # "Remember this browser for N days" on the verify page; 0 turns it off.
+        "TWOFA_REMEMBER_DAYS": int(os.environ.get("TWOFA_REMEMBER_DAYS") or 30),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
@@ -227,7 +229,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
-        ``TWOFA_CACHE_SECONDS``, ``WTF_CSRF_ENABLED``...).
+        ``TWOFA_CACHE_SECONDS``, ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -388,6 +390,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         check_password=users.check_password,
         issuer=app.config["TWOFA_ISSUER"],
         cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
+        remember_days=app.config["TWOFA_REMEMBER_DAYS"] or None,
         exempt_paths=("/logout", "/static/", "/api/logout"),
         home_url="/settings",
         login_url="/login",

@@ -18,6 +18,7 @@ from ..errors import InvalidRequest, StoreUnavailable, TwoFactorError
 from ..identity import IdentifyFunc
 from ..service import TwoFactorService
 from .api import Api
+from .browser_pages import BrowserPages
 from .context import Ctx, template_globals
 from .http import Request, error_json, redirect, secure, wants_json, with_next
 from .routes import Access, Urls
@@ -47,6 +48,7 @@ class TwoFactorWeb:
         self.urls = Urls(settings.mount, api.routes())
         self.templates.globals.update(template_globals(settings, self.urls))
         pages, token_pages = Pages(self.templates), TokenPages(self.templates)
+        browser_pages = BrowserPages(self.templates)
         self._handlers: dict[str, Callable[[Ctx], Response]] = {
             "account": pages.account,
             "confirm_password": pages.confirm_password,
@@ -60,6 +62,8 @@ class TwoFactorWeb:
             "sign_out": pages.sign_out,
             "tokens": token_pages.tokens,
             "token_revoke": token_pages.token_revoke,
+            "browser_revoke": browser_pages.browser_revoke,
+            "browsers_revoke_all": browser_pages.browsers_revoke_all,
             **api.handlers(),
         }
         self._openapi = api.openapi

@@ -82,4 +82,5 @@ def template_globals(settings: Settings, urls: Urls) -> dict[str, Any]:
         "warn_below": settings.recovery_codes_warn_below,
         "logout_url": settings.logout_url,
         "sign_out_url": urls("sign_out") if settings.sign_out is not None else None,
+        "remember_days": settings.remember_days or None,
     }

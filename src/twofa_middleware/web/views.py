@@ -28,6 +28,7 @@ from ..errors import (
 )
 from .context import Ctx
 from .http import redirect, safe_next, secure
+from .trust import account_values, remember
 
 
 class Pages:
@@ -86,7 +87,7 @@ class Pages:
     # -- account -------------------------------------------------------------------
 
     def account(self, ctx: Ctx) -> Response:
-        return self.render(ctx, "account.html", tokens_enabled=True)
+        return self.render(ctx, "account.html", tokens_enabled=True, **account_values(ctx))
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
@@ -261,6 +262,7 @@ class Pages:
             error = Throttled(retry).message if retry else None
             return self.render(ctx, "verify.html", error=error)
         self.check_csrf(ctx)
+        wanted = ctx.request.form.get("remember") == "on" and bool(ctx.settings.remember_days)
         try:
             method = ctx.service.verify(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
         except NotEnabled:
@@ -275,4 +277,7 @@ class Pages:
             target = ctx.urls("account", low=1, next=target)
         response = redirect(target)
         response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+        trusted_cookie = remember(ctx, method, wanted)
+        if trusted_cookie is not None:
+            response.headers.add(*trusted_cookie)
         return response
