@@ -235,7 +235,10 @@ class Api:
             raise RememberOff()
         method = ctx.service.verify(ctx.user_id, body["code"], ctx.ip)
         trusted_cookie = remember(ctx, method, wanted)
-        response = _verified(ctx, {"verified": True, "method": method, "remembered": trusted_cookie is not None})
+        payload: dict[str, Any] = {"verified": True, "method": method}
+        if "remember" in body:  # callers that never ask see the answer they always saw
+            payload["remembered"] = trusted_cookie is not None
+        response = _verified(ctx, payload)
         if trusted_cookie is not None:
             response.headers.add(*trusted_cookie)
         return response
