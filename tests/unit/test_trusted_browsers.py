@@ -88,6 +88,8 @@ def test_the_pass_names_the_sign_in_the_verified_cookie_is_for():
                      "Chrome/130.0.0.0 Mobile Safari/537.36", "Chrome on Android", id="chrome-android"),
         pytest.param("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
                      "Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0", "Opera on Linux", id="opera"),
+        pytest.param("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "HeadlessChrome/130.0.0.0 Safari/537.36", "Chrome on Linux", id="headless-chrome"),
         pytest.param("curl/8.5.0", "Unknown browser", id="curl"),
         pytest.param(None, "Unknown browser", id="none"),
         pytest.param("x" * 100_000 + " Firefox/1", "Unknown browser", id="huge-is-cut-before-parsing"),
