@@ -215,11 +215,13 @@ class World:
             notify=lambda user, event: self.events.append((user, event)),
         )
         self.secrets: dict[str, str] = {}
+        self.codes: dict[str, list[str]] = {}
 
     def enable(self, user: str) -> list[str]:
         secret = self.mw.service.enrollment(user).secret
         self.secrets[user] = secret
         codes = self.mw.service.confirm_enrollment(user, pyotp.TOTP(secret).at(self.clock()))
+        self.codes[user] = codes
         self.clock.advance(30)
         return codes
 
@@ -319,12 +321,10 @@ def test_all_trust_ends(world, end):
 
 
 def test_a_recovery_code_sign_in_ends_all_trust_and_starts_none(world):
-    codes_holder = {}
-    world.enable = (lambda orig: (lambda user: codes_holder.setdefault(user, orig(user))))(world.enable)
     browser = remembered_browser(world)
     other = Browser(world.mw)
     other.sign_in("alice")
-    r = other.verify(codes_holder["alice"][0], remember=True)
+    r = other.verify(world.codes["alice"][0], remember=True)
     assert r.status_code == 200 and r.json == {"verified": True, "method": "recovery", "remembered": False}
     assert other.client.get_cookie(world.mw.cookies.trusted_name) is None
     browser.sign_in("alice")
@@ -379,3 +379,17 @@ def test_the_lookup_stamps_the_last_use(world):
     assert browser.get().status_code == 200
     [stamped] = world.mw.service.browsers("alice")
     assert stamped.last_used_at == world.clock() and record.last_used_at < stamped.last_used_at
+
+
+def test_a_remembered_browser_landing_on_the_2fa_pages_first_is_not_asked_either(world):
+    browser = remembered_browser(world)
+    browser.sign_in("alice")
+    status = browser.api("GET", "/status")
+    assert status.json["verified"] is True
+    assert any(h.startswith(world.mw.cookies.verified_name + "=") for h in status.headers.getlist("Set-Cookie"))
+    page = browser.client.get("/_2fa/verify?next=/home", headers={"Accept": "text/html"})
+    assert page.status_code == 303 and page.headers["Location"] == "/home"
+    world.enable("bob")
+    browser.sign_in("bob")  # alice's cookie spares bob nothing, here either
+    assert browser.api("GET", "/status").json["verified"] is False
+    assert browser.client.get("/_2fa/verify", headers={"Accept": "text/html"}).status_code == 200

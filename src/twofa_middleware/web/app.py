@@ -23,6 +23,7 @@ from .context import Ctx, template_globals
 from .http import Request, error_json, redirect, secure, wants_json, with_next
 from .routes import Access, Urls
 from .token_pages import TokenPages
+from .trust import trusted_sign_in
 from .views import Pages
 
 log = logging.getLogger("twofa_middleware")
@@ -95,10 +96,18 @@ class TwoFactorWeb:
             return self.signed_out(environ)
         state = self.service.state(identity.user_id)
         verified = not state.enabled or self.cookies.is_verified(environ, identity, state.epoch)
+        trusted = (
+            None if verified or endpoint == "sign_out"
+            else trusted_sign_in(self.cookies, self.service, environ, identity, state)
+        )
+        verified = verified or trusted is not None
         ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service, self.urls, args)
         if self.urls.access[endpoint] is Access.VERIFIED and not verified:
             return self.challenge(environ)
-        return self._handlers[endpoint](ctx)
+        response = self._handlers[endpoint](ctx)
+        if trusted is not None:  # the verified cookie for this sign-in, as the app's pass issues it
+            response.headers.add(*ctx.verified_cookie(trusted.epoch))
+        return response
 
     # -- answers shared with the middleware ------------------------------------------
 

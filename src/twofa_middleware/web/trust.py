@@ -7,9 +7,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..cookies import Cookies
+from ..decision import browser_trusted
 from ..errors import RememberOff
+from ..identity import Identity
+from ..service import TwoFactorService
+from ..store.base import TrustedBrowserRecord, UserState
 from ..times import rfc3339
 from .context import Ctx
+
+
+def trusted_sign_in(
+    cookies: Cookies, service: TwoFactorService, environ: dict[str, Any], identity: Identity, state: UserState
+) -> TrustedBrowserRecord | None:
+    """For the 2FA pages: the record that spares this new sign-in the code, judged as
+    :func:`~twofa_middleware.decision.decide` judges it (a browser that lands on the
+    verify page or the API first is not asked for a code the app would not ask)."""
+    if not state.enabled or not identity.session_key:
+        return None
+    candidates = cookies.trusted_candidates(environ)
+    record = service.presented_browser(candidates) if candidates else None
+    if record is None or not browser_trusted(record, identity, state, service.clock()):
+        return None
+    service.note_browser_use(record, environ.get("REMOTE_ADDR"))
+    return record
 
 
 def this_browser(ctx: Ctx) -> int | None:
