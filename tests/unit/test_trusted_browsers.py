@@ -393,3 +393,30 @@ def test_a_remembered_browser_landing_on_the_2fa_pages_first_is_not_asked_either
     browser.sign_in("bob")  # alice's cookie spares bob nothing, here either
     assert browser.api("GET", "/status").json["verified"] is False
     assert browser.client.get("/_2fa/verify", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_forward_auth_renders_the_spared_sign_in_with_its_verified_cookie_and_never_for_another_user(world):
+    from twofa_middleware.proxy.forward_auth import ForwardAuth
+
+    browser = remembered_browser(world)
+    judge = Client(ForwardAuth(world.mw), use_cookies=False)
+    trusted = browser.client.get_cookie(world.mw.cookies.trusted_name).value
+
+    def ask(sid: str):
+        return judge.get("/_twofa_auth", headers={
+            "X-Original-URI": "/home", "Accept": "text/html",
+            "Cookie": f"sid={sid}; {world.mw.cookies.trusted_name}={trusted}",
+        })
+
+    r = ask("alice:99")  # a new sign-in of alice, with her trusted cookie
+    assert r.status_code == 200 and r.headers["X-Twofa-User"] == "alice"
+    [verified] = [h for h in r.headers.getlist("Set-Cookie") if h.startswith(world.mw.cookies.verified_name + "=")]
+    value = verified.split(";")[0].split("=", 1)[1]
+    assert world.mw.cookies.verified_until(
+        {"HTTP_COOKIE": f"{world.mw.cookies.verified_name}={value}"}, Identity("alice", "99"),
+        world.mw.service.state("alice").epoch) is not None
+    world.enable("bob")
+    r = ask("bob:1")
+    assert r.status_code == 401 and "Set-Cookie" not in r.headers
+    world.mw.service.revoke_browsers("alice")
+    assert ask("alice:100").status_code == 401
