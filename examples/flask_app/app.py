@@ -266,6 +266,8 @@ def _default_config() -> dict[str, Any]:
         # Unset: 2FA is each user's choice. A number of days: every user must set
         # it up within that many days of registering (0: at once).
         "TWOFA_ENROLL_WITHIN_DAYS": _optional_float(os.environ.get("TWOFA_ENROLL_WITHIN_DAYS")),
+        # "Remember this browser for N days" on the verify page; 0 turns it off.
+        "TWOFA_REMEMBER_DAYS": int(os.environ.get("TWOFA_REMEMBER_DAYS") or 30),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
@@ -279,7 +281,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
-        ``TWOFA_CACHE_SECONDS``, ``TWOFA_ENROLL_WITHIN_DAYS``, ``WTF_CSRF_ENABLED``...).
+        ``TWOFA_CACHE_SECONDS``, ``TWOFA_ENROLL_WITHIN_DAYS``, ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -445,6 +447,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         issuer=app.config["TWOFA_ISSUER"],
         cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
         enroll_by=enroll_within(users, app.config["TWOFA_ENROLL_WITHIN_DAYS"]),
+        remember_days=app.config["TWOFA_REMEMBER_DAYS"] or None,
         exempt_paths=("/logout", "/static/", "/api/logout"),
         home_url="/settings",
         login_url="/login",

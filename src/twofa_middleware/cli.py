@@ -161,7 +161,10 @@ def _counted(n: int, thing: str) -> str:
 
 def _reset_lines(user: str, counts: ResetCounts) -> list[str]:
     """One count per kind of credential taken away; a new kind is one more entry here."""
-    taken = [_counted(counts.tokens_revoked, "personal access token")]
+    taken = [
+        _counted(counts.tokens_revoked, "personal access token"),
+        _counted(counts.browsers_revoked, "trusted browser"),
+    ]
     return [f"two-factor authentication turned off for {user}", "revoked: " + ", ".join(taken)]
 
 
@@ -173,18 +176,20 @@ def _reset_lines(user: str, counts: ResetCounts) -> list[str]:
 @JSON_OPTION
 @click.pass_obj
 def reset(obj: dict[str, str], user: str, yes: bool, notify_spec: str | None, as_json: bool) -> None:
-    """Turn a user's 2FA off and revoke their personal access tokens, in one transaction
+    """Turn a user's 2FA off and revoke their personal access tokens and trusted browsers, in one transaction
     (for a user who lost both phone and recovery codes)."""
     notify = _notify_hook(notify_spec)
     if not yes:
-        click.confirm(f"Turn off two-factor authentication for {user} and revoke their tokens?", abort=True)
+        question = f"Turn off two-factor authentication for {user} and revoke their tokens and trusted browsers?"
+        click.confirm(question, abort=True)
     store = _store(obj["url"], existing=True)
     service = TwoFactorService(Settings(), _NoKeys(), store, lambda user_id, password: False, notify)
     try:
         counts = service.reset(user)
     except NotEnabled as exc:
         raise click.ClickException(f"{user} does not have two-factor authentication enabled") from exc
-    data = {"user": user, "enabled": False, "tokens_revoked": counts.tokens_revoked}
+    data = {"user": user, "enabled": False, "tokens_revoked": counts.tokens_revoked,
+            "browsers_revoked": counts.browsers_revoked}
     _emit(data, _reset_lines(user, counts), as_json)
 
 

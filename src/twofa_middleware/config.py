@@ -58,6 +58,10 @@ class Settings:
         user in authenticator apps and on the 2FA pages, when ``user_id`` is an
         opaque key (a database id, which never changes and is never reused);
         default: ``user_id`` itself.
+    :param remember_days: offer "Remember this browser for N days" on the verify
+        page: a remembered browser skips the code at later sign-ins of the same
+        user for that many days (a record the user can see and revoke on the
+        account page). ``None`` or ``0``: off, never offered.
     :param require_enrollment: ``require_enrollment(user_id) -> bool``: users for
         whom it is true must set up 2FA before reaching the app (beyond
         ``exempt_paths``); without it, 2FA is each user's choice. For everyone:
@@ -98,6 +102,7 @@ class Settings:
     logout_url: str | None = None
     max_token_days: int = 366
     enrollment_seconds: int = 900
+    remember_days: int | None = None
     require_enrollment: Callable[[str], bool] | None = field(default=None, compare=False)
     enroll_by: Callable[[str], datetime | None] | None = field(default=None, compare=False)
     sign_out: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = field(default=None, compare=False)
@@ -191,6 +196,8 @@ def _check_lifetimes(s: Settings) -> None:
     _number("cache_seconds", s.cache_seconds, 0, 60, " seconds", whole=False)
     _number("enrollment_seconds", s.enrollment_seconds, 60, _DAY, " seconds")
     _number("max_token_days", s.max_token_days, 1, 3660, " days")
+    if s.remember_days is not None:
+        _number("remember_days", s.remember_days, 0, 365, " days (None or 0: off)")
 
 
 def _check_cookies(s: Settings) -> None:

@@ -52,9 +52,11 @@ class Cookies:
         signer = _signer_on(clock)
         self._verified = URLSafeTimedSerializer(keys, salt="twofa.verified", signer=signer)
         self._sudo = URLSafeTimedSerializer(keys, salt="twofa.sudo", signer=signer)
+        self._trusted = URLSafeTimedSerializer(keys, salt="twofa.trusted", signer=signer)
         prefix = settings.cookie_prefix
         self.verified_name = f"{prefix}_verified"
         self.sudo_name = f"{prefix}_sudo"
+        self.trusted_name = f"{prefix}_trusted"
         # Raw cookie value -> decoded payload: a verified request costs a dict
         # lookup, not an HMAC. Entries end when the signature would expire.
         self.verified_cache: TTLCache[str, tuple[str, str, int, float]] = TTLCache(
@@ -128,6 +130,36 @@ class Cookies:
         return user_id == identity.user_id and isinstance(shash, str) and hmac.compare_digest(
             shash, session_hash(identity)
         )
+
+    # -- trusted: "Remember this browser" ----------------------------------
+
+    def trusted_value(self, browser_id: int, secret: str) -> str:
+        return self._trusted.dumps([browser_id, secret])
+
+    def trusted_candidates(self, environ: dict[str, Any]) -> list[tuple[int, str]]:
+        """``(record id, secret)`` of the request's well-signed trusted-browser cookies
+        (at most two, so a stuffed header cannot make many lookups). They name no
+        user: the record they point to must be the signed-in user's, and the store
+        is asked at each new sign-in, so a revocation holds at once."""
+        max_age = self.settings.remember_days * 86400 if self.settings.remember_days else 0
+        if not max_age:
+            return []
+        out: list[tuple[int, str]] = []
+        for value in read_cookies(environ, self.trusted_name)[:2]:
+            try:
+                browser_id, secret = self._trusted.loads(value, max_age=max_age)
+            except (BadSignature, TypeError, ValueError):
+                continue
+            if (
+                isinstance(browser_id, int) and not isinstance(browser_id, bool) and 0 < browser_id < 2**63
+                and isinstance(secret, str) and secret.isascii() and 0 < len(secret) <= 64
+            ):
+                out.append((browser_id, secret))
+        return out
+
+    def trusted_header(self, value: str, *, secure: bool) -> tuple[str, str]:
+        days = self.settings.remember_days or 0
+        return self.header(self.trusted_name, value, secure=secure, max_age=days * 86400)
 
     # -- CSRF: a synchroniser token derived from the sign-in ----------------
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from .errors import InvalidToken, StoreUnavailable
 from .identity import Identity, TwoFactorInfo
-from .store.base import TokenRecord, UserState
+from .store.base import TokenRecord, TrustedBrowserRecord, UserState
 from .tokens import path_allowed
 
 
@@ -43,6 +43,10 @@ class Facts:
     :param token_info: what a pass for ``token`` puts in ``environ["twofa"]``, when
         the caller keeps one per token (else it is made here).
     :param store_down: the store could not be read: fail closed.
+    :param trusted_browser: the live trusted-browser record this request's
+        cookie proves ("Remember this browser"), gathered only for a signed-in
+        user with 2FA on and no verified cookie (a new sign-in); it spares the
+        code only when it is this user's, of this enrollment, and not expired.
     :param now: seconds since the epoch (judged against for tokens and grace periods).
     """
 
@@ -57,6 +61,7 @@ class Facts:
     token_info: TwoFactorInfo | None = None
     store_down: bool = False
     now: float = 0.0
+    trusted_browser: TrustedBrowserRecord | None = None
 
 
 @dataclass(slots=True)
@@ -65,10 +70,15 @@ class Pass:
 
     :param remember_until: the pass may be remembered for these very cookies
         until then (the steady state); None: never remembered.
+    :param trusted_by: the trusted browser that spared the code at this new
+        sign-in: the renderer issues the verified cookie for this sign-in (see
+        :meth:`~.middleware.TwoFactorMiddleware.pass_headers`) and stamps its use.
     """
 
     info: TwoFactorInfo
     remember_until: float | None = None
+    trusted_by: TrustedBrowserRecord | None = None
+    identity: Identity | None = None  # the sign-in the verified cookie is for, with ``trusted_by``
 
 
 @dataclass(slots=True)
@@ -142,9 +152,28 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if facts.verified_until is not None and identity.session_key:
         info = TwoFactorInfo(identity.user_id, True, True, policy.urls, state.recovery_codes_left)
         return Pass(info, _until(identity, facts.verified_until))
+    if identity.session_key and browser_trusted(facts.trusted_browser, identity, state, facts.now):
+        info = TwoFactorInfo(identity.user_id, True, True, policy.urls, state.recovery_codes_left)
+        # Never remembered: the next request carries the verified cookie instead.
+        return Pass(info, None, facts.trusted_browser, identity)
     if policy.is_exempt(facts.path):
         return Pass(TwoFactorInfo(identity.user_id, True, False, policy.urls, state.recovery_codes_left))
     return Challenge("verify", identity.user_id)
+
+
+def browser_trusted(
+    record: TrustedBrowserRecord | None, identity: Identity, state: UserState, now: float
+) -> bool:
+    """The record spares this user the code: theirs (a cookie names no one: a browser
+    another user trusted spares nothing to this one), of the current enrollment,
+    not revoked, not expired."""
+    return (
+        record is not None
+        and record.user_id == identity.user_id
+        and record.epoch == state.epoch
+        and record.revoked_at is None
+        and record.expires_at > now
+    )
 
 
 def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision:

@@ -46,6 +46,21 @@ class NoSuchToken(InvalidRequest):
     message = "No such token."
 
 
+class NoSuchBrowser(InvalidRequest):
+    """No live trusted browser with that id for this user."""
+
+    code = "not_found"
+    status = 404
+    message = "There is no such trusted browser."
+
+
+class RememberOff(InvalidRequest):
+    """``remember`` was asked for, but this app does not remember browsers (``remember_days``)."""
+
+    code = "remember_disabled"
+    message = "This application does not remember browsers."
+
+
 class InvalidCode(TwoFactorError):
     """The code is well formed but wrong.
 

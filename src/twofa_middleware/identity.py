@@ -64,7 +64,9 @@ class CheckPasswordFunc(Protocol):
 
 
 class NotifyFunc(Protocol):
-    """Told of security events (``enabled``, ``disabled``, ``lockout``...)."""
+    """Told of security events (``enabled``, ``disabled``, ``lockout``, ``browser_trusted``
+    (a browser will skip the code: worth an e-mail), ``browser_revoked``, ``browsers_revoked``,
+    ``browsers_forgotten``...)."""
 
     def __call__(self, user_id: str, event: str) -> None: ...
 

@@ -12,14 +12,14 @@ from werkzeug.wrappers import Response
 
 from .cache import TTLCache
 from .config import Settings
-from .cookies import Cookies
+from .cookies import Cookies, is_https
 from .crypto import KeyRing, SecretKey
 from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide, token_info
 from .errors import InvalidToken, StoreUnavailable
 from .identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
 from .pass_cache import PassCache
 from .service import TwoFactorService
-from .store.base import Store, TokenRecord
+from .store.base import Store, TokenRecord, TrustedBrowserRecord
 from .web.app import TwoFactorWeb
 from .web.http import error_json, secure
 
@@ -122,7 +122,9 @@ class TwoFactorMiddleware:
         facts = self.facts(environ, path)
         decided = decide(facts, self.policy)
         if isinstance(decided, Pass):
-            if facts.token is not None:
+            if decided.trusted_by is not None:
+                self._note_trusted(decided.trusted_by, environ)
+            elif facts.token is not None:
                 self.service.note_token_use(facts.token)
             elif decided.remember_until is not None:
                 self._remember(environ.get("HTTP_COOKIE", ""), facts, decided)
@@ -166,7 +168,33 @@ class TwoFactorMiddleware:
             # Nobody, as the app sees it, is never a bypass: the app serves no one's data.
             return Pass(info)
         path: str = environ.get("PATH_INFO", "") or "/"
-        return decide(self.facts(environ, path, identity), self.policy)
+        decided = decide(self.facts(environ, path, identity), self.policy)
+        if isinstance(decided, Pass) and decided.trusted_by is not None:
+            self._note_trusted(decided.trusted_by, environ)
+        return decided
+
+    def forget_browsers(self, user_id: str) -> int:
+        """End every "Remember this browser" of the user: call it when the app changes
+        the user's password (or suspects the account). Their next sign-in in any
+        browser asks for the code again, in every instance at once (trust is looked
+        up in the store at each new sign-in, never cached). Logged as
+        ``browsers_forgotten``; returns how many browsers were trusted."""
+        return self.service.forget_browsers(user_id)
+
+    def pass_headers(self, decision: Pass, environ: dict[str, Any]) -> list[tuple[str, str]]:
+        """The headers a renderer adds to the app's response for this pass: the verified
+        cookie of a sign-in a trusted browser spared the code, so the next request is
+        the steady state again. Empty for every other pass."""
+        if decision.trusted_by is None or decision.identity is None:
+            return []
+        value = self.cookies.verified_value(decision.identity, decision.trusted_by.epoch)
+        return [self.cookies.header(self.cookies.verified_name, value, secure=is_https(environ),
+                                    max_age=self.settings.verified_max_age)]
+
+    def _note_trusted(self, record: TrustedBrowserRecord, environ: dict[str, Any]) -> None:
+        # At most once a minute: a renderer that cannot pass the cookie on asks at every request.
+        if (record.last_used_at or 0) < self.service.clock() - 60:
+            self.service.note_browser_use(record, environ.get("REMOTE_ADDR"))
 
     # -- the facts of a request, gathered once --------------------------------------
 
@@ -187,7 +215,12 @@ class TwoFactorMiddleware:
             deadline = self.settings.enrollment_deadline(user.user_id)
             return Facts(path, user, state, None, deadline is not None, _grace(deadline), now=self.service.clock())
         verified_until = self.cookies.verified_until(environ, user, state.epoch)
-        return Facts(path, user, state, verified_until)
+        if verified_until is not None or not user.session_key:
+            return Facts(path, user, state, verified_until)
+        # A new sign-in (no verified cookie): never the steady state, so the store may be asked.
+        candidates = self.cookies.trusted_candidates(environ)
+        browser = self.service.presented_browser(candidates) if candidates else None
+        return Facts(path, user, state, None, now=self.service.clock(), trusted_browser=browser)
 
     def _token_facts(self, token: str, path: str) -> Facts:
         now = self.service.clock()
@@ -230,6 +263,9 @@ class TwoFactorMiddleware:
                 environ.pop("HTTP_COOKIE", None)
                 environ["REMOTE_USER"] = info.user_id
             environ["twofa"] = info
+            headers = self.pass_headers(decision, environ)
+            if headers:
+                return self.app(environ, _adding(start_response, headers))
             return self.app(environ, start_response)
         return self.response(decision, environ)(environ, start_response)
 
@@ -258,3 +294,12 @@ def _grace(deadline: float | None) -> float | None:
 
 def _is_bearer(environ: dict[str, Any]) -> bool:
     return str(environ.get("HTTP_AUTHORIZATION", ""))[:7].lower() == "bearer "
+
+
+def _adding(start_response: Callable[..., Any], extra: list[tuple[str, str]]) -> Callable[..., Any]:
+    """``start_response`` adding ``extra`` headers to the app's own."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*headers, *extra], exc_info)
+
+    return start

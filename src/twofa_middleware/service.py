@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import segno
 
-from . import importing, inputs, recovery, throttle, tokens, totp
+from . import importing, inputs, recovery, throttle, tokens, totp, trusted
 from .cache import TTLCache
 from .config import Settings
 from .crypto import KeyRing
@@ -26,7 +26,9 @@ from .errors import (
     InvalidRequest,
     InvalidToken,
     NoSuchAuthenticator,
+    NoSuchBrowser,
     NotEnabled,
+    RememberOff,
     Throttled,
     TwoFactorError,
     WrongPassword,
@@ -41,6 +43,7 @@ from .store.base import (
     ResetCounts,
     Store,
     TokenRecord,
+    TrustedBrowserRecord,
     UserState,
 )
 from .token_service import TokenService
@@ -102,6 +105,11 @@ class TwoFactorService:
         # it cannot be in here already; bounded, so the flood cannot grow memory.
         self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
         self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000, clock=now)  # stamped in the last minute
+        # Trusted-browser cookies that can never spare a code again (no such record, wrong
+        # secret, revoked, expired), by a hash of the cookie: a browser with a dead one asks
+        # the store once, not at every request before the code. Live records are never
+        # cached, so a revocation holds in every instance at once.
+        self._dead_browsers: TTLCache[str, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
         # Create, list and revoke tokens: steps that need no keys (the CLI runs them without any).
         self.tokens = TokenService(settings, store, self._now, self._announce, self._forget_token)
 
@@ -118,7 +126,7 @@ class TwoFactorService:
 
     def forget_cached(self) -> None:
         """Drop every cached user state and token, as a restart would."""
-        for cache in (self.states, self._tokens, self._unknown_tokens, self._used_tokens):
+        for cache in (self.states, self._tokens, self._unknown_tokens, self._used_tokens, self._dead_browsers):
             cache.clear()
 
     def _now(self) -> float:
@@ -241,7 +249,10 @@ class TwoFactorService:
         )
         self._changed(user_id)
         self._event(user_id, "enabled" if first else "authenticator_added", f"{authenticator_id} {new.kind}", ip)
-        return [recovery.display(c) for c in codes] if first else []
+        if not first:
+            return []
+        self._end_trust(user_id, "2FA set up anew", ip)
+        return [recovery.display(c) for c in codes]
 
     @staticmethod
     def authenticator_name(raw: object, kind: str) -> str:
@@ -291,6 +302,8 @@ class TwoFactorService:
             raise
         self._changed(user_id)
         self._event(user_id, "verified" if method == "totp" else "recovery_code_used", method, ip)
+        if method == "recovery":  # the phone may be lost or stolen: no browser skips the code any more
+            self._end_trust(user_id, "recovery code used", ip)
         return method
 
     def _code_check(self, user_id: str, raw_code: object, now: float) -> tuple[str, Check]:
@@ -372,6 +385,7 @@ class TwoFactorService:
             raise NotEnabled()
         self._changed(user_id)
         self._event(user_id, "disabled", ip=ip)
+        self._end_trust(user_id, "2FA disabled", ip)
 
     # -- personal access tokens ----------------------------------------------------
 
@@ -427,15 +441,19 @@ class TwoFactorService:
     # -- the operator's reset --------------------------------------------------------
 
     def reset(self, user_id: str, by: str = "operator") -> ResetCounts:
-        """Turn 2FA off for a user who lost phone and codes, and revoke their tokens,
-        in one store transaction: whoever took the phone keeps no way in. The log
+        """Turn 2FA off for a user who lost phone and codes, and revoke their tokens and
+        trusted browsers, in one store transaction: whoever took the phone keeps no way in. The log
         and the notify hook get ``disabled``; raises NotEnabled when it was off."""
         counts = self.store.reset(user_id, self.clock())
         if counts is None:
             raise NotEnabled()
         self._changed(user_id)
         self._tokens.discard_where(lambda r: r.user_id == user_id)
-        self._event(user_id, "disabled", f"reset by {by}; tokens revoked: {counts.tokens_revoked}")
+        self._event(
+            user_id,
+            "disabled",
+            f"reset by {by}; tokens revoked: {counts.tokens_revoked}; browsers revoked: {counts.browsers_revoked}",
+        )
         return counts
 
 
@@ -465,6 +483,86 @@ class TwoFactorService:
         self._changed(user_id)
         self._event(user_id, "imported", name, ip)
         return "imported"
+
+    # -- trusted browsers ("Remember this browser") ------------------------------------
+
+    def trust_browser(self, user_id: str, user_agent: str | None, ip: str | None = None) -> tuple[int, str]:
+        """Remember this browser for ``remember_days``: ``(record id, secret)`` for its cookie.
+
+        Called right after the code was accepted at sign-in; the record carries the
+        user's current epoch, so turning 2FA off or on again ends it.
+        """
+        days = self.settings.remember_days
+        if not days:
+            raise RememberOff()
+        state = self.state(user_id)
+        if not state.enabled:
+            raise NotEnabled()
+        now = self.clock()
+        secret = trusted.new_secret()
+        label = trusted.label(user_agent)
+        browser_id = self.store.add_trusted_browser(
+            user_id, trusted.hash_secret(secret), label, ip, state.epoch, now + days * 86400, now
+        )
+        self._event(user_id, "browser_trusted", f"{browser_id}: {label}", ip)
+        return browser_id, secret
+
+    def presented_browser(self, candidates: list[tuple[int, str]]) -> TrustedBrowserRecord | None:
+        """The record one of the request's trusted-browser cookies proves (by its secret),
+        live or not, of whichever user: :func:`~.decision.decide` judges it. None when
+        none proves one; a store failure is none too (the code is asked: fail closed)."""
+        now = self.clock()
+        for browser_id, secret in candidates:
+            secret_hash = trusted.hash_secret(secret)
+            key = f"{browser_id}:{secret_hash}"
+            if self._dead_browsers.get(key):
+                continue
+            try:
+                record = self.store.trusted_browser(browser_id)
+            except TwoFactorError:
+                log.warning("twofa: trusted browser lookup failed; the code is asked")
+                return None
+            proved = record is not None and hmac.compare_digest(record.secret_hash, secret_hash)
+            if proved and record is not None and record.revoked_at is None and record.expires_at > now:
+                return record
+            self._dead_browsers.set(key, True)
+        return None
+
+    def note_browser_use(self, record: TrustedBrowserRecord, ip: str | None) -> None:
+        """Stamp a trusted browser's last use (it spared the code at a sign-in)."""
+        try:
+            self.store.touch_trusted_browser(record.id, ip, self.clock())
+        except TwoFactorError:  # a stamp is not worth failing a sign-in for
+            log.warning("twofa: could not stamp a trusted browser's last use")
+
+    def browsers(self, user_id: str) -> list[TrustedBrowserRecord]:
+        """The user's live trusted browsers, of the current enrollment only."""
+        epoch = self.state(user_id).epoch
+        return [b for b in self.store.trusted_browsers(user_id, self.clock()) if b.epoch == epoch]
+
+    def revoke_browser(self, user_id: str, browser_id: int, ip: str | None = None) -> None:
+        """Revoke one of the user's live trusted browsers; NoSuchBrowser when it is not one."""
+        if not self.store.revoke_trusted_browsers(user_id, browser_id, self.clock()):
+            raise NoSuchBrowser()
+        self._event(user_id, "browser_revoked", str(browser_id), ip)
+
+    def revoke_browsers(self, user_id: str, ip: str | None = None) -> int:
+        """The user's "Revoke all": how many were revoked."""
+        count = self.store.revoke_trusted_browsers(user_id, None, self.clock())
+        self._event(user_id, "browsers_revoked", str(count), ip)
+        return count
+
+    def forget_browsers(self, user_id: str, ip: str | None = None) -> int:
+        """End all trust of the user's browsers (the app's password changed, an operator's
+        reset): every later sign-in asks for the code. Logged; how many were revoked."""
+        count = self.store.revoke_trusted_browsers(user_id, None, self.clock())
+        self._event(user_id, "browsers_forgotten", str(count), ip)
+        return count
+
+    def _end_trust(self, user_id: str, reason: str, ip: str | None) -> None:
+        count = self.store.revoke_trusted_browsers(user_id, None, self.clock())
+        if count:
+            self._event(user_id, "browsers_forgotten", f"{count}: {reason}", ip)
 
 
 def _telling(refusal: InvalidCode | CodeReused) -> int:

@@ -18,12 +18,15 @@ def enabled_with_tokens(store: SQLAlchemyStore, user: str = "alice") -> list[int
     ids = [store.add_token(user, f"t{i}", "tfa_x", f"h{user}{i}", (), None, 100.0) for i in range(3)]
     store.revoke_token(ids[2], user, 150.0)
     store.add_token("bob", "b", "tfa_y", "hbob", (), None, 100.0)
+    store.add_trusted_browser(user, "f" * 64, "Firefox on Linux", None, 1, 10_000.0, 100.0)
+    store.add_trusted_browser("bob", "e" * 64, "Safari on macOS", None, 1, 10_000.0, 100.0)
     return ids
 
 
-def test_reset_disables_and_revokes_only_that_users_live_tokens(store):
+def test_reset_disables_and_revokes_only_that_users_live_tokens_and_browsers(store):
     ids = enabled_with_tokens(store)
-    assert store.reset("alice", 200.0) == ResetCounts(tokens_revoked=2)
+    assert store.reset("alice", 200.0) == ResetCounts(tokens_revoked=2, browsers_revoked=1)
+    assert store.trusted_browsers("alice", 200.0) == [] and len(store.trusted_browsers("bob", 200.0)) == 1
     assert store.user_state("alice").enabled is False and store.recovery_codes("alice") == []
     assert store.tokens("alice") == []
     revoked = [store.token_by_hash(f"halice{i}") for i in range(3)]
@@ -37,7 +40,7 @@ def test_the_command_resets_and_counts(store, db_url):
     enabled_with_tokens(store)
     result = CliRunner().invoke(main, ["--database-url", db_url, "reset", "--yes", "alice"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "revoked: 2 personal access tokens"
+    assert result.output.splitlines()[-1] == "revoked: 2 personal access tokens, 1 trusted browser"
     assert store.user_state("alice").enabled is False
 
 

@@ -309,3 +309,49 @@ def test_confirming_a_setup_sees_only_the_pending_secret(enabled):
     assert seen == ["enc-pending"]
     with pytest.raises(SetupExpired):
         enabled.attempt_enrollment("alice", NOW, accept(102), lock_after_three, started_after=NOW + 1)
+
+
+# -- trusted browsers ----------------------------------------------------------------------------
+
+
+def trust(store: SQLAlchemyStore, user_id: str = "alice", expires_at: float = NOW + 86400) -> int:
+    return store.add_trusted_browser(user_id, "f" * 64, "Firefox on Linux", "192.0.2.1", 1, expires_at, NOW)
+
+
+def test_a_trusted_browser_is_stored_with_its_hash_label_ip_epoch_and_times(store):
+    browser_id = trust(store)
+    record = store.trusted_browser(browser_id)
+    assert record is not None
+    assert (record.user_id, record.secret_hash, record.label, record.ip, record.epoch) == (
+        "alice", "f" * 64, "Firefox on Linux", "192.0.2.1", 1)
+    assert record.created_at == NOW and record.last_used_at == NOW and record.expires_at == NOW + 86400
+    assert record.revoked_at is None
+    assert store.trusted_browser(browser_id + 1000) is None
+
+
+def test_trusted_browsers_lists_only_the_users_live_ones(store):
+    live = trust(store)
+    trust(store, expires_at=NOW - 1)
+    trust(store, "bob")
+    revoked = trust(store)
+    assert store.revoke_trusted_browsers("alice", revoked, NOW) == 1
+    assert [b.id for b in store.trusted_browsers("alice", NOW)] == [live]
+
+
+def test_touching_a_trusted_browser_stamps_last_use_and_ip(store):
+    browser_id = trust(store)
+    store.touch_trusted_browser(browser_id, "198.51.100.7", NOW + 60)
+    record = store.trusted_browser(browser_id)
+    assert record is not None and record.last_used_at == NOW + 60 and record.ip == "198.51.100.7"
+
+
+def test_revoking_counts_only_the_users_live_browsers_and_never_another_users(store):
+    a1, a2, b1 = trust(store), trust(store), trust(store, "bob")
+    assert store.revoke_trusted_browsers("alice", b1, NOW) == 0  # bob's: not alice's to revoke
+    assert store.revoke_trusted_browsers("alice", a1, NOW + 1) == 1
+    assert store.revoke_trusted_browsers("alice", a1, NOW + 2) == 0  # once
+    assert store.revoke_trusted_browsers("alice", None, NOW + 3) == 1  # a2 only
+    record = store.trusted_browser(a1)
+    assert record is not None and record.revoked_at == NOW + 1
+    assert store.trusted_browser(a2).revoked_at == NOW + 3  # type: ignore[union-attr]
+    assert store.trusted_browser(b1).revoked_at is None  # type: ignore[union-attr]

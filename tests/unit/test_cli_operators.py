@@ -110,7 +110,7 @@ def test_reset_turns_2fa_off_revokes_the_tokens_and_says_how_many(db_url):
     result = run(db_url, "reset", "--yes", "alice")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "two-factor authentication turned off for alice", "revoked: 2 personal access tokens",
+        "two-factor authentication turned off for alice", "revoked: 2 personal access tokens, 0 trusted browsers",
     ]
     s = service(db_url)
     try:
@@ -119,7 +119,7 @@ def test_reset_turns_2fa_off_revokes_the_tokens_and_says_how_many(db_url):
             with pytest.raises(InvalidToken):
                 s.authenticate_token(token, "/api")
         (event, *_) = s.store.events("alice")
-        assert (event.event, event.detail) == ("disabled", "reset by operator; tokens revoked: 2")
+        assert (event.event, event.detail) == ("disabled", "reset by operator; tokens revoked: 2; browsers revoked: 0")
     finally:
         s.store.dispose()
 
@@ -129,7 +129,7 @@ def test_reset_tells_the_apps_notify_hook(db_url):
     cli_notify.NOTIFIED.clear()
     result = run(db_url, "reset", "--yes", "--notify", "tests.unit.cli_notify:notify", "--json", "alice")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"user": "alice", "enabled": False, "tokens_revoked": 1}
+    assert json.loads(result.output) == {"user": "alice", "enabled": False, "tokens_revoked": 1, "browsers_revoked": 0}
     assert cli_notify.NOTIFIED == [("alice", "disabled")]
 
 
@@ -164,7 +164,7 @@ def test_reset_of_a_user_without_2fa_changes_nothing(db_url):
 def test_reset_asks_first_and_a_no_changes_nothing(db_url):
     enrolled_with_tokens(db_url, live=1)
     result = CliRunner().invoke(main, ["--database-url", db_url, "reset", "alice"], input="n\n")
-    assert result.exit_code == 1 and "revoke their tokens?" in result.output
+    assert result.exit_code == 1 and "revoke their tokens and trusted browsers?" in result.output
     s = service(db_url)
     try:
         assert s.state("alice").enabled is True and len(s.tokens.list_tokens("alice")) == 1

@@ -129,7 +129,11 @@ class ForwardAuth:
             return _refuse(environ, start_response, exc.message, status, exc.code)
         if isinstance(decision, Pass):
             user = decision.info.user_id
-            return _allow(environ, start_response, [("X-Twofa-User", header_value(user))] if user else [])
+            headers = [("X-Twofa-User", header_value(user))] if user else []
+            # A trusted browser spared the code: the verified cookie for this sign-in
+            # (nginx: ``auth_request_set $twofa_cookie $upstream_http_set_cookie;
+            # add_header Set-Cookie $twofa_cookie;``). Without it, each request asks the store again.
+            return _allow(environ, start_response, headers + self.middleware.pass_headers(decision, judged))
         if isinstance(decision, Challenge):
             # Where to send the browser, with ``next``: the URL the header carries.
             location = self.middleware.web.step_location(decision.step, judged)

@@ -70,6 +70,27 @@ class TokenRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedBrowserRecord:
+    """A remembered browser: it spares its user the code at sign-in while live.
+
+    ``secret_hash`` is the SHA-256 of the random secret in the browser's cookie
+    (the secret itself is never stored); ``epoch`` is the user's 2FA epoch when
+    it was trusted, so turning 2FA off or setting it up anew ends the trust.
+    """
+
+    id: int
+    user_id: str
+    secret_hash: str
+    label: str
+    ip: str | None
+    created_at: float
+    last_used_at: float | None
+    expires_at: float
+    epoch: int
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class EventRecord:
     user_id: str
     event: str
@@ -103,6 +124,7 @@ class ResetCounts:
     """What an operator's reset took away beside 2FA itself (one count per kind of credential)."""
 
     tokens_revoked: int
+    browsers_revoked: int = 0
 
 
 class LockedUser(Protocol):
@@ -175,3 +197,11 @@ class Store(Protocol):
     def revoke_token(self, token_id: int, user_id: str | None, now: float) -> TokenRecord | None: ...
     def touch_token(self, token_id: int, now: float) -> None: ...
     def reset(self, user_id: str, now: float) -> ResetCounts | None: ...
+    # Trusted browsers ("Remember this browser").
+    def add_trusted_browser(
+        self, user_id: str, secret_hash: str, label: str, ip: str | None, epoch: int, expires_at: float, now: float
+    ) -> int: ...
+    def trusted_browser(self, browser_id: int) -> TrustedBrowserRecord | None: ...
+    def trusted_browsers(self, user_id: str, now: float) -> list[TrustedBrowserRecord]: ...
+    def touch_trusted_browser(self, browser_id: int, ip: str | None, now: float) -> None: ...
+    def revoke_trusted_browsers(self, user_id: str, browser_id: int | None, now: float) -> int: ...

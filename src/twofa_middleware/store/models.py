@@ -112,3 +112,20 @@ class SecurityEvent(Base):
     detail: Mapped[str] = mapped_column(String(255), default="")
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Timestamp, index=True)
+
+
+class TrustedBrowser(Base):
+    """A browser whose user ticked "Remember this browser": only a hash of its cookie's secret."""
+
+    __tablename__ = "twofa_trusted_browsers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Timestamp)
+    last_used_at: Mapped[float | None] = mapped_column(Timestamp)
+    expires_at: Mapped[float] = mapped_column(Timestamp)
+    epoch: Mapped[int] = mapped_column(Integer)
+    revoked_at: Mapped[float | None] = mapped_column(Timestamp)

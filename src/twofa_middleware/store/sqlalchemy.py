@@ -45,9 +45,10 @@ from .base import (
     NewAuthenticator,
     ResetCounts,
     TokenRecord,
+    TrustedBrowserRecord,
     UserState,
 )
-from .models import AccessToken, Authenticator, RecoveryCode, SecurityEvent, TwoFactorUser
+from .models import AccessToken, Authenticator, RecoveryCode, SecurityEvent, TrustedBrowser, TwoFactorUser
 
 
 def _busy_retry(statement: Callable[[], object], tries: int = 100) -> None:
@@ -160,6 +161,21 @@ def _token_record(row: AccessToken) -> TokenRecord:
         created_at=row.created_at,
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _browser_record(row: TrustedBrowser) -> TrustedBrowserRecord:
+    return TrustedBrowserRecord(
+        id=row.id,
+        user_id=row.user_id,
+        secret_hash=row.secret_hash,
+        label=row.label,
+        ip=row.remote_addr,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
+        epoch=row.epoch,
         revoked_at=row.revoked_at,
     )
 
@@ -635,12 +651,64 @@ class SQLAlchemyStore:
             )
             return cast("CursorResult[Any]", result).rowcount == 1
 
+    # -- trusted browsers ----------------------------------------------------
+
+    def add_trusted_browser(
+        self, user_id: str, secret_hash: str, label: str, ip: str | None, epoch: int, expires_at: float, now: float
+    ) -> int:
+        with self._tx() as s:
+            row = TrustedBrowser(
+                user_id=user_id, secret_hash=secret_hash, label=label[:100], remote_addr=ip,
+                created_at=now, last_used_at=now, expires_at=expires_at, epoch=epoch,
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def trusted_browser(self, browser_id: int) -> TrustedBrowserRecord | None:
+        """The record (live or not), None when there is none: never cached, so a
+        revocation in another instance holds at once."""
+        with self._tx() as s:
+            row = s.get(TrustedBrowser, browser_id)
+            return None if row is None else _browser_record(row)
+
+    def trusted_browsers(self, user_id: str, now: float) -> list[TrustedBrowserRecord]:
+        """The user's live (not revoked, not expired) trusted browsers, oldest first."""
+        with self._tx() as s:
+            rows = s.scalars(
+                select(TrustedBrowser)
+                .where(
+                    TrustedBrowser.user_id == user_id,
+                    TrustedBrowser.revoked_at.is_(None),
+                    TrustedBrowser.expires_at > now,
+                )
+                .order_by(TrustedBrowser.id)
+            )
+            return [_browser_record(r) for r in rows]
+
+    def touch_trusted_browser(self, browser_id: int, ip: str | None, now: float) -> None:
+        with self._tx() as s:
+            s.execute(
+                update(TrustedBrowser).where(TrustedBrowser.id == browser_id).values(last_used_at=now, remote_addr=ip)
+            )
+
+    def revoke_trusted_browsers(self, user_id: str, browser_id: int | None, now: float) -> int:
+        """Revoke the user's live browser ``browser_id``, or all of them when None; how many."""
+        with self._tx() as s:
+            query = update(TrustedBrowser).where(
+                TrustedBrowser.user_id == user_id, TrustedBrowser.revoked_at.is_(None)
+            )
+            if browser_id is not None:
+                query = query.where(TrustedBrowser.id == browser_id)
+            return cast("CursorResult[Any]", s.execute(query.values(revoked_at=now))).rowcount
+
     def dispose(self) -> None:
         self.engine.dispose()
 
     def reset(self, user_id: str, now: float) -> ResetCounts | None:
         """An operator's reset, in one transaction: 2FA off (as :meth:`disable`) and every
-        live token of the user revoked; None (and nothing changed) when 2FA was off."""
+        live token and trusted browser of the user revoked; None (and nothing changed)
+        when 2FA was off."""
         with self._tx() as s:
             if not self._turn_off(s, user_id):
                 return None
@@ -649,7 +717,15 @@ class SQLAlchemyStore:
                 .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            return ResetCounts(tokens_revoked=cast("CursorResult[Any]", revoked).rowcount)
+            browsers = s.execute(
+                update(TrustedBrowser)
+                .where(TrustedBrowser.user_id == user_id, TrustedBrowser.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return ResetCounts(
+                tokens_revoked=cast("CursorResult[Any]", revoked).rowcount,
+                browsers_revoked=cast("CursorResult[Any]", browsers).rowcount,
+            )
 
 
 def _authenticator_record(row: Authenticator) -> AuthenticatorRecord:

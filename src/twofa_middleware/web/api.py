@@ -20,13 +20,14 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..config import Settings
-from ..errors import InvalidRequest, PasswordRequired, TwoFactorError
+from ..errors import InvalidRequest, PasswordRequired, RememberOff, TwoFactorError
 from ..inputs import check_json
-from ..store.base import AuthenticatorRecord, TokenRecord
+from ..store.base import AuthenticatorRecord, TokenRecord, TrustedBrowserRecord
 from ..times import rfc3339
 from .context import Ctx
 from .http import error_json, json_response, secure
-from .routes import AUTHENTICATOR_ID, TOKEN_ID, Access
+from .routes import AUTHENTICATOR_ID, BROWSER_ID, TOKEN_ID, Access
+from .trust import remember, this_browser
 
 Body = dict[str, Any]
 Handler = Callable[[Ctx, Body], Response]
@@ -73,6 +74,19 @@ def authenticator_json(record: AuthenticatorRecord) -> dict[str, Any]:
         "name": record.name,
         "created_at": rfc3339(record.created_at),
         "last_used_at": rfc3339(record.last_used_at),
+    }
+
+
+def browser_json(record: TrustedBrowserRecord, this_browser_id: int | None) -> dict[str, Any]:
+    """What the user may see of a trusted browser: never the cookie's secret nor its hash."""
+    return {
+        "id": record.id,
+        "label": record.label,
+        "ip": record.ip,
+        "created_at": rfc3339(record.created_at),
+        "last_used_at": rfc3339(record.last_used_at),
+        "expires_at": rfc3339(record.expires_at),
+        "this_browser": record.id == this_browser_id,
     }
 
 
@@ -133,13 +147,14 @@ class Api:
         # second factor, needs the password re-confirmation)
         no: frozenset[str] = frozenset()
         code, password = frozenset({"code"}), frozenset({"password"})
+        verify_fields = frozenset({"code", "remember"})
         token_fields = frozenset({"name", "expires_in_days", "paths"})
         self._table: list[tuple[str, str, str, Handler, frozenset[str], frozenset[str], bool, bool]] = [
             ("/status", "GET", "status", self.status, no, no, False, False),
             ("/confirm-password", "POST", "confirm_password", self.confirm_password, password, password, True, False),
             ("/enroll", "POST", "enroll", self.enroll, no, no, True, True),
             ("/enroll/confirm", "POST", "enroll_confirm", self.enroll_confirm, code | {"name"}, code, True, True),
-            ("/verify", "POST", "verify", self.verify, code, code, False, False),
+            ("/verify", "POST", "verify", self.verify, verify_fields, code, False, False),
             ("/recovery-codes", "GET", "recovery_codes", self.recovery_codes, no, no, True, True),
             ("/recovery-codes/regenerate", "POST", "regenerate", self.regenerate, no, no, True, True),
             ("/disable", "POST", "disable", self.disable, no, no, True, True),
@@ -152,6 +167,9 @@ class Api:
             ("/tokens", "POST", "token_create", self.token_create, token_fields, frozenset({"name"}), True, True),
             (f"/tokens/{TOKEN_ID}", "DELETE", "token_revoke",
              self.token_revoke, no, no, True, True),
+            ("/browsers", "GET", "browsers", self.browsers, no, no, True, False),
+            ("/browsers", "DELETE", "browsers_revoke_all", self.browsers_revoke_all, no, no, True, False),
+            (f"/browsers/{BROWSER_ID}", "DELETE", "browser_revoke", self.browser_revoke, no, no, True, False),
         ]
 
     # -- registration ------------------------------------------------------------
@@ -225,8 +243,22 @@ class Api:
         return _verified(ctx, {"enabled": True, "recovery_codes": codes})
 
     def verify(self, ctx: Ctx, body: Body) -> Response:
+        """``"remember": true`` also remembers this browser (when ``remember_days`` is set),
+        after a TOTP code only; checked before the code is, so a bad value spends nothing."""
+        wanted = body.get("remember", False)
+        if not isinstance(wanted, bool):
+            raise InvalidRequest("remember must be true or false.")
+        if wanted and not ctx.settings.remember_days:
+            raise RememberOff()
         method = ctx.service.verify(ctx.user_id, body["code"], ctx.ip)
-        return _verified(ctx, {"verified": True, "method": method})
+        trusted_cookie = remember(ctx, method, wanted)
+        payload: dict[str, Any] = {"verified": True, "method": method}
+        if "remember" in body:  # callers that never ask see the answer they always saw
+            payload["remembered"] = trusted_cookie is not None
+        response = _verified(ctx, payload)
+        if trusted_cookie is not None:
+            response.headers.add(*trusted_cookie)
+        return response
 
     def recovery_codes(self, ctx: Ctx, body: Body) -> Response:
         codes = ctx.service.recovery_codes(ctx.user_id)
@@ -269,6 +301,28 @@ class Api:
         token_id = int(ctx.url_args["token_id"])
         ctx.service.tokens.revoke_token(token_id, ctx.user_id, ctx.ip)
         return json_response({"id": token_id, "revoked": True})
+
+    def browsers(self, ctx: Ctx, body: Body) -> Response:
+        """The live trusted browsers; empty when remembering is off."""
+        records = ctx.service.browsers(ctx.user_id) if ctx.settings.remember_days else []
+        this = this_browser(ctx)
+        return json_response({"browsers": [browser_json(r, this) for r in records]})
+
+    def browser_revoke(self, ctx: Ctx, body: Body) -> Response:
+        """No password re-confirmation: revoking only takes trust away."""
+        browser_id = int(ctx.url_args["browser_id"])
+        ctx.service.revoke_browser(ctx.user_id, browser_id, ctx.ip)
+        response = json_response({"id": browser_id, "revoked": True})
+        if this_browser(ctx) == browser_id:
+            response.headers.add(*ctx.cookies.clear(ctx.cookies.trusted_name, secure=ctx.https))
+        return response
+
+    def browsers_revoke_all(self, ctx: Ctx, body: Body) -> Response:
+        count = ctx.service.revoke_browsers(ctx.user_id, ctx.ip)
+        response = json_response({"revoked": count})
+        if this_browser(ctx) is not None:
+            response.headers.add(*ctx.cookies.clear(ctx.cookies.trusted_name, secure=ctx.https))
+        return response
 
     # -- the OpenAPI document --------------------------------------------------------
 

@@ -19,10 +19,12 @@ from ..identity import IdentifyFunc
 from ..service import TwoFactorService
 from .api import Api
 from .authenticator_pages import AuthenticatorPages
+from .browser_pages import BrowserPages
 from .context import Ctx, template_globals
 from .http import Request, error_json, redirect, secure, wants_json, with_next
 from .routes import Access, Urls
 from .token_pages import TokenPages
+from .trust import trusted_sign_in
 from .views import Pages
 
 log = logging.getLogger("twofa_middleware")
@@ -49,6 +51,7 @@ class TwoFactorWeb:
         self.templates.globals.update(template_globals(settings, self.urls))
         pages, token_pages = Pages(self.templates), TokenPages(self.templates)
         authenticator_pages = AuthenticatorPages(self.templates)
+        browser_pages = BrowserPages(self.templates)
         self._handlers: dict[str, Callable[[Ctx], Response]] = {
             "account": pages.account,
             "confirm_password": pages.confirm_password,
@@ -64,6 +67,8 @@ class TwoFactorWeb:
             "token_revoke": token_pages.token_revoke,
             "authenticator_rename": authenticator_pages.rename,
             "authenticator_remove": authenticator_pages.remove,
+            "browser_revoke": browser_pages.browser_revoke,
+            "browsers_revoke_all": browser_pages.browsers_revoke_all,
             **api.handlers(),
         }
         self._openapi = api.openapi
@@ -95,10 +100,18 @@ class TwoFactorWeb:
             return self.signed_out(environ)
         state = self.service.state(identity.user_id)
         verified = not state.enabled or self.cookies.is_verified(environ, identity, state.epoch)
+        trusted = (
+            None if verified or endpoint == "sign_out"
+            else trusted_sign_in(self.cookies, self.service, environ, identity, state)
+        )
+        verified = verified or trusted is not None
         ctx = Ctx(request, identity, state, verified, self.settings, self.cookies, self.service, self.urls, args)
         if self.urls.access[endpoint] is Access.VERIFIED and not verified:
             return self.challenge(environ)
-        return self._handlers[endpoint](ctx)
+        response = self._handlers[endpoint](ctx)
+        if trusted is not None:  # the verified cookie for this sign-in, as the app's pass issues it
+            response.headers.add(*ctx.verified_cookie(trusted.epoch))
+        return response
 
     # -- answers shared with the middleware ------------------------------------------
 

@@ -84,4 +84,5 @@ def template_globals(settings: Settings, urls: Urls) -> dict[str, Any]:
         "totp_period": settings.totp_period,
         "logout_url": settings.logout_url,
         "sign_out_url": urls("sign_out") if settings.sign_out is not None else None,
+        "remember_days": settings.remember_days or None,
     }

@@ -12,6 +12,7 @@ from werkzeug.routing import Map, Rule
 
 TOKEN_ID = "<int(min=1, max=9223372036854775807):token_id>"  # noqa: S105 - a database id, not a secret
 AUTHENTICATOR_ID = "<int(min=1, max=9223372036854775807):authenticator_id>"
+BROWSER_ID = "<int(min=1, max=9223372036854775807):browser_id>"
 
 
 class Access(Enum):
@@ -40,6 +41,8 @@ PAGES: tuple[tuple[str, str, tuple[str, ...], Access], ...] = (
     (f"/authenticators/{AUTHENTICATOR_ID}/remove", "authenticator_remove", _BOTH, Access.VERIFIED),
     ("/tokens", "tokens", _BOTH, Access.VERIFIED),
     (f"/tokens/{TOKEN_ID}/revoke", "token_revoke", ("POST",), Access.VERIFIED),
+    (f"/browsers/{BROWSER_ID}/revoke", "browser_revoke", ("POST",), Access.VERIFIED),
+    ("/browsers/revoke", "browsers_revoke_all", ("POST",), Access.VERIFIED),
     ("/static/<name>", "static", _GET, Access.PUBLIC),
 )
 

@@ -29,6 +29,7 @@ from ..errors import (
 from ..times import rfc3339
 from .context import Ctx
 from .http import redirect, safe_next, secure
+from .trust import account_values, remember
 
 
 class Pages:
@@ -92,7 +93,8 @@ class Pages:
     def account_page(self, ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
         authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
         return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
-                           when=rfc3339, error=error, added=ctx.request.args.get("added") == "1")
+                           when=rfc3339, error=error, added=ctx.request.args.get("added") == "1",
+                           **account_values(ctx))
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
@@ -271,6 +273,7 @@ class Pages:
             error = Throttled(retry).message if retry else None
             return self.render(ctx, "verify.html", error=error)
         self.check_csrf(ctx)
+        wanted = ctx.request.form.get("remember") == "on" and bool(ctx.settings.remember_days)
         try:
             method = ctx.service.verify(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
         except NotEnabled:
@@ -285,4 +288,7 @@ class Pages:
             target = ctx.urls("account", low=1, next=target)
         response = redirect(target)
         response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+        trusted_cookie = remember(ctx, method, wanted)
+        if trusted_cookie is not None:
+            response.headers.add(*trusted_cookie)
         return response

@@ -90,7 +90,11 @@ class TwoFactorMiddleware:
             if refused is not None:
                 return refused
         request.META["twofa"] = info
-        return self.get_response(request)
+        response = self.get_response(request)
+        # A trusted browser spared the code: the verified cookie for this sign-in.
+        for _, header in self.core.pass_headers(decision, environ):
+            _add_cookie(response, header)
+        return response
 
     def process_view(self, request: Any, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
         """The in-app guard: the user the view will see is the one judged, or is judged now."""
@@ -190,13 +194,18 @@ def to_django(app: Any, environ: dict[str, Any]) -> Any:
     del response["Content-Type"]
     for name, value in headers.to_wsgi_list():
         if name.lower() == "set-cookie":
-            cookie = _RawCookie(value)
-            key = cookie.key or "twofa"
-            while key in response.cookies:  # the same name twice (two paths): keep both
-                key += "\0"
-            response.cookies[key] = cookie
+            _add_cookie(response, value)
         elif name in response:
             response[name] = f"{response[name]}, {value}"
         else:
             response[name] = value
     return response
+
+
+def _add_cookie(response: Any, header: str) -> None:
+    """One ``Set-Cookie`` header on a Django response, exactly as written."""
+    cookie = _RawCookie(header)
+    key = cookie.key or "twofa"
+    while key in response.cookies:  # the same name twice (two paths): keep both
+        key += "\0"
+    response.cookies[key] = cookie
