@@ -142,7 +142,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if state is None:  # facts without the user's state: nothing to judge by
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if not state.enabled:
-        if facts.enrollment_required and facts.enroll_by is not None and facts.now < facts.enroll_by:
+        if facts.enrollment_required and facts.enroll_by is not None and _in_grace(facts):
             return _grace_pass(facts, identity, policy, facts.enroll_by)
         if facts.enrollment_required and not policy.is_exempt(facts.path):
             return Challenge("enroll", identity.user_id)
