@@ -13,7 +13,6 @@ from ..errors import RememberOff
 from ..identity import Identity
 from ..service import TwoFactorService
 from ..store.base import TrustedBrowserRecord, UserState
-from ..times import rfc3339
 from .context import Ctx
 
 
@@ -43,7 +42,7 @@ def account_values(ctx: Ctx) -> dict[str, Any]:
     """What the account page's "Trusted browsers" section shows (nothing when remembering is off)."""
     if not ctx.settings.remember_days or not ctx.state.enabled:
         return {"browsers": None}
-    return {"browsers": ctx.service.browsers(ctx.user_id), "this_browser": this_browser(ctx), "when": rfc3339}
+    return {"browsers": ctx.service.browsers(ctx.user_id), "this_browser": this_browser(ctx)}
 
 
 def remember(ctx: Ctx, method: str, wanted: bool) -> tuple[str, str] | None:
