@@ -262,7 +262,8 @@ class TwoFactorService:
         return name
 
     def remove_authenticator(self, user_id: str, authenticator_id: int, ip: str | None = None) -> None:
-        """Remove one factor (never the last: that is :meth:`disable`)."""
+        """Remove one factor (never the last: that is :meth:`disable`); every sign-in
+        verified before ends, as at :meth:`disable` (the caller re-verifies its own)."""
         if not self.store.remove_authenticator(user_id, authenticator_id):
             raise NoSuchAuthenticator()
         self._changed(user_id)

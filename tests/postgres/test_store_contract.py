@@ -281,8 +281,11 @@ def test_rename_and_remove_are_the_users_own(enabled):
     assert enabled.rename_authenticator("alice", phone.id, "Old phone") is True
     assert enabled.remove_authenticator("bob", key_id) is False
     assert enabled.remove_authenticator("alice", 999_999) is False
+    epoch = enabled.user_state("alice").epoch
     assert enabled.remove_authenticator("alice", key_id) is True
     assert [a.name for a in enabled.authenticators("alice")] == ["Old phone"]
+    # Sign-ins verified before (with the removed factor, perhaps) end.
+    assert enabled.user_state("alice").epoch == epoch + 1
 
 
 def test_the_last_authenticator_is_never_removed(enabled):

@@ -378,8 +378,9 @@ class SQLAlchemyStore:
         """Remove one factor; False when the user has none with that id.
 
         Never the last one: that is turning 2FA off, which is :meth:`disable`
-        (it also ends the recovery codes and the epoch). Counted under the row lock,
-        so two concurrent removals cannot together remove the last two.
+        (it also ends the recovery codes). Counted under the row lock, so two
+        concurrent removals cannot together remove the last two. A new epoch: a
+        sign-in verified with the removed factor (a lost or stolen phone) ends.
         """
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
@@ -393,6 +394,7 @@ class SQLAlchemyStore:
             if self._count_authenticators(s, user_id) <= 1:
                 raise LastAuthenticator()
             s.execute(delete(Authenticator).where(Authenticator.id == authenticator_id))
+            row.epoch = (row.epoch or 0) + 1
             return True
 
     def disable(self, user_id: str, now: float) -> bool:
