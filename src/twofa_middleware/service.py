@@ -449,7 +449,8 @@ class TwoFactorService:
         password); ``last_step`` is the last time step the old system accepted,
         so a code spent there is not accepted here. Returns ``"imported"``, or
         ``"already imported"`` when this very secret is one of theirs (nothing
-        is written: running an import twice is safe).
+        is written but a later ``last_step``: running an import twice is safe,
+        and a code spent on the old system in between stays spent).
         """
         user_id = inputs.text(user_id, "not a valid user id", max_length=255, normalise=False)
         try:
@@ -459,6 +460,8 @@ class TwoFactorService:
         name = inputs.name(name, "not a valid name", max_length=importing.MAX_NAME)
         for stored in self.store.totp_secrets(user_id):
             if hmac.compare_digest(self.keyring.decrypt(stored).encode(), secret.encode()):
+                if last_step > 0:
+                    self.store.raise_last_step(user_id, last_step)
                 return "already imported"
         codes = recovery.generate(self.settings.recovery_code_count)
         new = NewAuthenticator("totp", name, secret=self.keyring.encrypt(secret))

@@ -3,10 +3,21 @@ finding as the answer a user (or the thief) now sees, over the real server."""
 
 from __future__ import annotations
 
+import base64
+import time
+
+import pyotp
 import pytest
 
+from tests.helpers import SECRET_KEY
 from tests.integration import flows
 from tests.integration.api_support import ApiClient, Authenticator, use_clock
+from twofa_middleware import importing
+from twofa_middleware.config import Settings
+from twofa_middleware.crypto import KeyRing
+from twofa_middleware.errors import CodeReused
+from twofa_middleware.service import TwoFactorService
+from twofa_middleware.store import SQLAlchemyStore
 from twofa_middleware.testing import FixedClock
 
 
@@ -67,3 +78,49 @@ def test_removing_an_authenticator_on_the_page_ends_other_sign_ins_but_not_this_
     assert thief.me().status_code == 401
     assert owner.me().json() == {"user": "alice"}
     assert [a["name"] for a in owner.get("/authenticators").json()["authenticators"]] == ["Authenticator app"]
+
+
+# -- twofa import: the old system's last step stays the replay guard ----------------------
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def _import_service(tmp_path, clock: FixedClock) -> TwoFactorService:
+    store = SQLAlchemyStore(f"sqlite:///{tmp_path}/import.db")
+    return TwoFactorService(Settings(cache_seconds=0), KeyRing(SECRET_KEY), store, lambda u, p: False, clock=clock)
+
+
+def test_importing_again_carries_the_old_systems_newer_last_step(tmp_path):
+    """The README: running the import twice is safe, and ``last_t`` is the replay guard.
+    Run again during the move (the old site still up), the code alice just spent there
+    was accepted here once more: "already imported" kept the first run's last step."""
+    clock = FixedClock(float(int(time.time()) // 30 * 30 + 15))
+    service = _import_service(tmp_path, clock)
+    try:
+        step = int(clock()) // 30
+        assert service.import_totp("alice", SECRET, "phone", last_step=step - 100) == "imported"
+        # alice signs in on the old site with this step's code; the import runs again.
+        assert service.import_totp("alice", SECRET, "phone", last_step=step) == "already imported"
+        with pytest.raises(CodeReused):
+            service.verify("alice", pyotp.TOTP(SECRET).at(clock()))
+        assert service.verify("alice", pyotp.TOTP(SECRET).at(clock() + 30)) == "totp"
+        # An older last step never moves the guard back.
+        assert service.import_totp("alice", SECRET, "phone", last_step=step - 50) == "already imported"
+        with pytest.raises(CodeReused):
+            service.verify("alice", pyotp.TOTP(SECRET).at(clock() + 30))
+    finally:
+        service.store.dispose()
+
+
+def test_a_django_otp_key_on_two_devices_keeps_the_later_last_step():
+    """Two confirmed devices of one user with one key are one authenticator; the
+    duplicate's ``last_t`` was dropped, so a code spent on it could be replayed."""
+    key = base64.b32decode(SECRET).hex()
+    row = {"name": "phone", "user_id": 42, "key": key, "step": 30, "t0": 0, "digits": 6}
+    outcomes = importing.read_django_otp(
+        [{**row, "id": 1, "last_t": 100}, {**row, "id": 2, "last_t": 250}, {**row, "id": 3, "last_t": 200}],
+        Settings(),
+    )
+    accepted = [o for o in outcomes if isinstance(o, importing.Accepted)]
+    assert [(o.where, o.last_step) for o in accepted] == [("device 1", 250)]
+    assert [o.reason for o in outcomes if isinstance(o, importing.Refusal)] == ["duplicate of device 1"] * 2

@@ -397,6 +397,14 @@ class SQLAlchemyStore:
             row.epoch = (row.epoch or 0) + 1
             return True
 
+    def raise_last_step(self, user_id: str, step: int) -> None:
+        """Make ``step`` at least the user's last accepted time step (an import's ``last_t``),
+        never lower it; nothing for a user without a row."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is not None and row.last_step < step:
+                row.last_step = step
+
     def disable(self, user_id: str, now: float) -> bool:
         """Turn 2FA off and forget every factor and code; False when it was off."""
         with self._tx() as s:
