@@ -231,13 +231,16 @@ class TwoFactorService:
             self._event(user_id, "enroll_failed", exc.code, ip)
             raise
         stored, step = accepted[0]
-        return self._add(user_id, NewAuthenticator("totp", label, secret=stored), step, ip)
+        return self._add(user_id, NewAuthenticator("totp", label, secret=stored), step, ip, pending=True)
 
-    def _add(self, user_id: str, new: NewAuthenticator, step: int, ip: str | None) -> list[str]:
-        """Store a proven factor; the recovery codes when it is the first (2FA turned on)."""
+    def _add(
+        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: bool = False
+    ) -> list[str]:
+        """Store a proven factor; the recovery codes when it is the first (2FA turned on).
+        ``pending``: it is the setup's pending secret, which must not be spent yet."""
         codes = recovery.generate(self.settings.recovery_code_count)
         authenticator_id, first = self.store.add_authenticator(
-            user_id, new, step, self._code_rows(user_id, codes), self.clock()
+            user_id, new, step, self._code_rows(user_id, codes), self.clock(), pending=pending
         )
         self._changed(user_id)
         self._event(user_id, "enabled" if first else "authenticator_added", f"{authenticator_id} {new.kind}", ip)

@@ -15,7 +15,7 @@ from tests.integration.api_support import ApiClient, Authenticator, use_clock
 from twofa_middleware import importing
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
-from twofa_middleware.errors import CodeReused
+from twofa_middleware.errors import CodeReused, SetupExpired
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
 from twofa_middleware.testing import FixedClock
@@ -124,3 +124,38 @@ def test_a_django_otp_key_on_two_devices_keeps_the_later_last_step():
     accepted = [o for o in outcomes if isinstance(o, importing.Accepted)]
     assert [(o.where, o.last_step) for o in accepted] == [("device 1", 250)]
     assert [o.reason for o in outcomes if isinstance(o, importing.Refusal)] == ["duplicate of device 1"] * 2
+
+
+# -- one setup code, two confirmations ---------------------------------------------------
+
+
+def test_one_setup_code_confirmed_twice_at_once_adds_one_authenticator(tmp_path):
+    """Each code works once. Two confirmations of one setup racing (a double click,
+    a retried request) both passed the code check, which leaves the pending secret in
+    place, and each stored an authenticator: the same secret twice, and "enabled" twice."""
+    clock = FixedClock(float(int(time.time()) // 30 * 30 + 15))
+    service = _import_service(tmp_path, clock)
+    store = service.store
+    add = store.add_authenticator
+    results: list[object] = []
+
+    def racing_add(*args, **kwargs):  # the other request's whole confirmation runs in between
+        if not results:
+            results.append(None)
+            try:
+                results.append(service.confirm_enrollment("alice", code))
+            except SetupExpired as exc:
+                results.append(exc)
+        return add(*args, **kwargs)
+
+    try:
+        secret = service.enrollment("alice").secret
+        code = pyotp.TOTP(secret).at(clock())
+        store.add_authenticator = racing_add  # type: ignore[method-assign]
+        with pytest.raises(SetupExpired):  # the setup was spent by the other one
+            service.confirm_enrollment("alice", code)
+        assert isinstance(results[1], list) and len(results[1]) == 10  # the winner's recovery codes
+        assert len(service.authenticators("alice")) == 1
+        assert [e.event for e in store.events("alice")].count("enabled") == 1
+    finally:
+        store.dispose()
