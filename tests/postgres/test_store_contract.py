@@ -312,3 +312,37 @@ def test_confirming_a_setup_sees_only_the_pending_secret(enabled):
     assert seen == ["enc-pending"]
     with pytest.raises(SetupExpired):
         enabled.attempt_enrollment("alice", NOW, accept(102), lock_after_three, started_after=NOW + 1)
+
+
+def test_a_setups_factor_is_stored_only_while_its_secret_is_still_pending(enabled):
+    phone = NewAuthenticator("totp", "Tablet", secret="enc-2")
+    with pytest.raises(SetupExpired):  # no setup under way
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    enabled.set_pending_secret("alice", "enc-3", NOW)
+    with pytest.raises(SetupExpired):  # another setup under way
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    assert len(enabled.authenticators("alice")) == 1
+    enabled.set_pending_secret("alice", "enc-2", NOW)
+    enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    with pytest.raises(SetupExpired):  # spent
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    assert [a.name for a in enabled.authenticators("alice")] == ["Authenticator app", "Tablet"]
+
+
+def test_the_last_step_is_raised_never_lowered(enabled):
+    enabled.raise_last_step("alice", 150)
+    with pytest.raises(CodeReused):
+        enabled.attempt("alice", NOW, lambda row: _reused(row, 150), lock_after_three)
+    enabled.raise_last_step("alice", 120)
+    with pytest.raises(CodeReused):  # still 150
+        enabled.attempt("alice", NOW, lambda row: _reused(row, 140), lock_after_three)
+    enabled.attempt("alice", NOW, lambda row: _reused(row, 151), lock_after_three)
+    enabled.raise_last_step("nobody", 10)  # no row: nothing
+    assert enabled.user_state("nobody") == DISABLED
+
+
+def _reused(row, step: int) -> int:
+    """A check that refuses ``step`` when it is not later than the row's last step, as TOTP does."""
+    if step <= row.last_step:
+        raise CodeReused()
+    return step
