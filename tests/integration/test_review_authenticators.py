@@ -159,3 +159,35 @@ def test_one_setup_code_confirmed_twice_at_once_adds_one_authenticator(tmp_path)
         assert [e.event for e in store.events("alice")].count("enabled") == 1
     finally:
         store.dispose()
+
+
+# -- bad input to the new calls: a clear 4xx, nothing stored -------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status",
+    [
+        pytest.param("POST", "/enroll/confirm", {"code": "123456", "name": 5}, 400, id="name-not-text"),
+        pytest.param("POST", "/enroll/confirm", {"code": "123456", "name": "a\u202eb"}, 400, id="name-bidi-control"),
+        pytest.param("POST", "/enroll/confirm", {"code": "123456", "name": "\ufb2c" * 40}, 400, id="name-grows-nfc"),
+        pytest.param("POST", "/enroll/confirm", {"code": 123456}, 400, id="code-not-text"),
+        pytest.param("POST", "/enroll/confirm", {"code": "123456", "secret": "x"}, 422, id="unknown-field"),
+        pytest.param("PATCH", "/authenticators/{id}", {"name": None}, 400, id="rename-null"),
+        pytest.param("PATCH", "/authenticators/{id}", {"name": "\ud800"}, 400, id="rename-lone-surrogate"),
+        pytest.param("PATCH", "/authenticators/{id}", [], 400, id="rename-not-an-object"),
+        pytest.param("PATCH", "/authenticators/9223372036854775808", {"name": "x"}, 404, id="rename-id-too-big"),
+        pytest.param("PATCH", "/authenticators/0", {"name": "x"}, 404, id="rename-id-zero"),
+    ],
+)
+def test_bad_input_to_the_authenticator_calls_is_a_4xx_that_stores_and_counts_nothing(
+    live_app, clock, method, path, body, status
+):
+    owner, _, _, tablet_id = _owner_with_two_apps(live_app, clock)
+    owner.sudo()
+    owner.post("/enroll")  # a setup under way: a refused confirmation must not spend it
+    store = live_app.middleware.service.store
+    before = (store.authenticators("alice"), store.failures("alice"), store.pending_secret("alice", 0))
+    r = owner.request(method, "/_2fa/api" + path.format(id=tablet_id), json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"] in ("invalid_request", "not_found")
+    assert (store.authenticators("alice"), store.failures("alice"), store.pending_secret("alice", 0)) == before
