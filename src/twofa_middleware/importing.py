@@ -12,7 +12,7 @@ import base64
 import binascii
 import csv
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import Settings
@@ -148,15 +148,18 @@ def parse_otpauth(uri: str, settings: Settings) -> tuple[str, str]:
 
 
 def _unique(outcomes: list[Outcome]) -> list[Outcome]:
-    """A secret given twice for one user is imported once: the later places are refused.
-    Several secrets for one user are several authenticators, all imported."""
-    first: dict[tuple[str, str], str] = {}
+    """A secret given twice for one user is imported once: the later places are refused,
+    and the one imported keeps the latest of their last steps (a code spent on any of
+    them is spent). Several secrets for one user are several authenticators, all imported."""
+    first: dict[tuple[str, str], int] = {}
     result: list[Outcome] = []
     for o in outcomes:
         if isinstance(o, Accepted):
-            seen = first.setdefault((o.user_id, o.secret), o.where)
-            if seen != o.where:
-                result.append(Refusal(o.where, o.user_id, f"duplicate of {seen}"))
+            at = first.setdefault((o.user_id, o.secret), len(result))
+            kept = result[at] if at < len(result) else o
+            if kept is not o and isinstance(kept, Accepted):
+                result[at] = replace(kept, last_step=max(kept.last_step, o.last_step))
+                result.append(Refusal(o.where, o.user_id, f"duplicate of {kept.where}"))
                 continue
         result.append(o)
     return result

@@ -239,13 +239,16 @@ class TwoFactorService:
             self._event(user_id, "enroll_failed", exc.code, ip)
             raise
         stored, step = accepted[0]
-        return self._add(user_id, NewAuthenticator("totp", label, secret=stored), step, ip)
+        return self._add(user_id, NewAuthenticator("totp", label, secret=stored), step, ip, pending=True)
 
-    def _add(self, user_id: str, new: NewAuthenticator, step: int, ip: str | None) -> list[str]:
-        """Store a proven factor; the recovery codes when it is the first (2FA turned on)."""
+    def _add(
+        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: bool = False
+    ) -> list[str]:
+        """Store a proven factor; the recovery codes when it is the first (2FA turned on).
+        ``pending``: it is the setup's pending secret, which must not be spent yet."""
         codes = recovery.generate(self.settings.recovery_code_count)
         authenticator_id, first = self.store.add_authenticator(
-            user_id, new, step, self._code_rows(user_id, codes), self.clock()
+            user_id, new, step, self._code_rows(user_id, codes), self.clock(), pending=pending
         )
         self._changed(user_id)
         self._event(user_id, "enabled" if first else "authenticator_added", f"{authenticator_id} {new.kind}", ip)
@@ -273,7 +276,8 @@ class TwoFactorService:
         return name
 
     def remove_authenticator(self, user_id: str, authenticator_id: int, ip: str | None = None) -> None:
-        """Remove one factor (never the last: that is :meth:`disable`)."""
+        """Remove one factor (never the last: that is :meth:`disable`); every sign-in
+        verified before ends, as at :meth:`disable` (the caller re-verifies its own)."""
         if not self.store.remove_authenticator(user_id, authenticator_id):
             raise NoSuchAuthenticator()
         self._changed(user_id)
@@ -466,7 +470,8 @@ class TwoFactorService:
         password); ``last_step`` is the last time step the old system accepted,
         so a code spent there is not accepted here. Returns ``"imported"``, or
         ``"already imported"`` when this very secret is one of theirs (nothing
-        is written: running an import twice is safe).
+        is written but a later ``last_step``: running an import twice is safe,
+        and a code spent on the old system in between stays spent).
         """
         user_id = inputs.text(user_id, "not a valid user id", max_length=255, normalise=False)
         try:
@@ -476,6 +481,8 @@ class TwoFactorService:
         name = inputs.name(name, "not a valid name", max_length=importing.MAX_NAME)
         for stored in self.store.totp_secrets(user_id):
             if hmac.compare_digest(self.keyring.decrypt(stored).encode(), secret.encode()):
+                if last_step > 0:
+                    self.store.raise_last_step(user_id, last_step)
                 return "already imported"
         codes = recovery.generate(self.settings.recovery_code_count)
         new = NewAuthenticator("totp", name, secret=self.keyring.encrypt(secret))

@@ -281,8 +281,11 @@ def test_rename_and_remove_are_the_users_own(enabled):
     assert enabled.rename_authenticator("alice", phone.id, "Old phone") is True
     assert enabled.remove_authenticator("bob", key_id) is False
     assert enabled.remove_authenticator("alice", 999_999) is False
+    epoch = enabled.user_state("alice").epoch
     assert enabled.remove_authenticator("alice", key_id) is True
     assert [a.name for a in enabled.authenticators("alice")] == ["Old phone"]
+    # Sign-ins verified before (with the removed factor, perhaps) end.
+    assert enabled.user_state("alice").epoch == epoch + 1
 
 
 def test_the_last_authenticator_is_never_removed(enabled):
@@ -355,3 +358,37 @@ def test_revoking_counts_only_the_users_live_browsers_and_never_another_users(st
     assert record is not None and record.revoked_at == NOW + 1
     assert store.trusted_browser(a2).revoked_at == NOW + 3  # type: ignore[union-attr]
     assert store.trusted_browser(b1).revoked_at is None  # type: ignore[union-attr]
+
+
+def test_a_setups_factor_is_stored_only_while_its_secret_is_still_pending(enabled):
+    phone = NewAuthenticator("totp", "Tablet", secret="enc-2")
+    with pytest.raises(SetupExpired):  # no setup under way
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    enabled.set_pending_secret("alice", "enc-3", NOW)
+    with pytest.raises(SetupExpired):  # another setup under way
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    assert len(enabled.authenticators("alice")) == 1
+    enabled.set_pending_secret("alice", "enc-2", NOW)
+    enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    with pytest.raises(SetupExpired):  # spent
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    assert [a.name for a in enabled.authenticators("alice")] == ["Authenticator app", "Tablet"]
+
+
+def test_the_last_step_is_raised_never_lowered(enabled):
+    enabled.raise_last_step("alice", 150)
+    with pytest.raises(CodeReused):
+        enabled.attempt("alice", NOW, lambda row: _reused(row, 150), lock_after_three)
+    enabled.raise_last_step("alice", 120)
+    with pytest.raises(CodeReused):  # still 150
+        enabled.attempt("alice", NOW, lambda row: _reused(row, 140), lock_after_three)
+    enabled.attempt("alice", NOW, lambda row: _reused(row, 151), lock_after_three)
+    enabled.raise_last_step("nobody", 10)  # no row: nothing
+    assert enabled.user_state("nobody") == DISABLED
+
+
+def _reused(row, step: int) -> int:
+    """A check that refuses ``step`` when it is not later than the row's last step, as TOTP does."""
+    if step <= row.last_step:
+        raise CodeReused()
+    return step

@@ -326,15 +326,20 @@ class SQLAlchemyStore:
         now: float,
         *,
         only_first: bool = False,
+        pending: bool = False,
     ) -> tuple[int, bool]:
         """Store a factor; ``(its id, whether it is the first)``.
 
         Decided under the user's row lock: the first factor turns 2FA on (a new
         epoch, and ``codes`` become the recovery codes); a later one joins the
-        list and ``codes`` are not used. The setup's pending secret is spent either way.
+        list and ``codes`` are not used. The setup's pending secret is spent either way;
+        with ``pending`` (a setup's confirmation), ``new.secret`` must still be it, so
+        one setup code confirmed twice at once stores one factor (SetupExpired).
         """
         with self._tx() as s:
             row = self._row(s, user_id, lock=True)
+            if pending and (row.pending_secret is None or row.pending_secret != new.secret):
+                raise SetupExpired()
             first = self._count_authenticators(s, user_id) == 0
             if only_first and not first:
                 raise AlreadyEnabled()
@@ -394,8 +399,9 @@ class SQLAlchemyStore:
         """Remove one factor; False when the user has none with that id.
 
         Never the last one: that is turning 2FA off, which is :meth:`disable`
-        (it also ends the recovery codes and the epoch). Counted under the row lock,
-        so two concurrent removals cannot together remove the last two.
+        (it also ends the recovery codes). Counted under the row lock, so two
+        concurrent removals cannot together remove the last two. A new epoch: a
+        sign-in verified with the removed factor (a lost or stolen phone) ends.
         """
         with self._tx() as s:
             row = s.get(TwoFactorUser, user_id, with_for_update=True)
@@ -409,7 +415,16 @@ class SQLAlchemyStore:
             if self._count_authenticators(s, user_id) <= 1:
                 raise LastAuthenticator()
             s.execute(delete(Authenticator).where(Authenticator.id == authenticator_id))
+            row.epoch = (row.epoch or 0) + 1
             return True
+
+    def raise_last_step(self, user_id: str, step: int) -> None:
+        """Make ``step`` at least the user's last accepted time step (an import's ``last_t``),
+        never lower it; nothing for a user without a row."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            if row is not None and row.last_step < step:
+                row.last_step = step
 
     def disable(self, user_id: str, now: float) -> bool:
         """Turn 2FA off and forget every factor and code; False when it was off."""

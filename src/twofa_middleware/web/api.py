@@ -285,7 +285,8 @@ class Api:
     def authenticator_remove(self, ctx: Ctx, body: Body) -> Response:
         authenticator_id = int(ctx.url_args["authenticator_id"])
         ctx.service.remove_authenticator(ctx.user_id, authenticator_id, ctx.ip)
-        return json_response({"id": authenticator_id, "removed": True})
+        # Every other sign-in of the user ends (a new epoch); this one stays verified.
+        return _verified(ctx, {"id": authenticator_id, "removed": True})
 
     def tokens(self, ctx: Ctx, body: Body) -> Response:
         return json_response({"tokens": [token_json(r) for r in ctx.service.tokens.list_tokens(ctx.user_id)]})

@@ -41,7 +41,11 @@ class AuthenticatorPages(Pages):
                 ctx.service.remove_authenticator(ctx.user_id, authenticator_id, ctx.ip)
             except TwoFactorError as exc:
                 return self.account_page(ctx, exc.status, error=exc.message)
-            return self._back(ctx)
+            # Every other sign-in of the user ends (a new epoch); this one stays verified.
+            ctx.refresh()
+            response = self._back(ctx)
+            response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+            return response
 
         return self._confirmed_action(
             ctx,
