@@ -22,7 +22,7 @@ from twofa_middleware.adapters.flask import session_identify
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.identity import Identity
 from twofa_middleware.proxy import ForwardAuth
-from twofa_middleware.store.models import AccessToken, RecoveryCode, TwoFactorUser
+from twofa_middleware.store.models import AccessToken, Authenticator, RecoveryCode, TwoFactorUser
 
 SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmnopqrstuv"
 # One TOTP secret for every seeded user: encrypting 100,000 secrets would only
@@ -94,8 +94,15 @@ def seed(store: SQLAlchemyStore, enrolled: int, *, plain: int = 1, batch: int = 
             conn.execute(
                 insert(TwoFactorUser),
                 [
-                    {"user_id": user_id(n), "secret": encrypted, "enabled_at": now, "last_step": step,
-                     "failures": 0, "epoch": 1}
+                    {"user_id": user_id(n), "enabled_at": now, "last_step": step, "failures": 0, "epoch": 1}
+                    for n in ids
+                ],
+            )
+            conn.execute(
+                insert(Authenticator),
+                [
+                    {"user_id": user_id(n), "kind": "totp", "name": "Authenticator app", "secret": encrypted,
+                     "sign_count": 0, "transports": "", "created_at": now}
                     for n in ids
                 ],
             )
