@@ -101,10 +101,15 @@ def status(obj: dict[str, str], user: str, as_json: bool) -> None:
     lines = [f"user: {user}", f"enabled: {'yes' if state.enabled else 'no'}"]
     if state.enabled:
         failures = store.failures(user)
+        factors = store.authenticators(user)
         data.update(recovery_codes_left=state.recovery_codes_left, failures=failures,
-                    locked_until=rfc3339(state.locked_until))
+                    locked_until=rfc3339(state.locked_until),
+                    authenticators=[{"id": a.id, "kind": a.kind, "name": a.name,
+                                     "last_used_at": rfc3339(a.last_used_at)} for a in factors])
         lines += [f"recovery codes left: {state.recovery_codes_left}", f"wrong codes in a row: {failures}",
-                  f"locked until: {rfc3339(state.locked_until) or '-'}"]
+                  f"locked until: {rfc3339(state.locked_until) or '-'}", "authenticators:"]
+        lines += [f"  {a.id}  {a.kind:<8}  {a.name}  (last used {rfc3339(a.last_used_at) or 'never'})"
+                  for a in factors]
     _emit(data, lines, as_json)
 
 

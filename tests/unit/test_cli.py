@@ -82,7 +82,8 @@ def test_status_counts_wrong_codes_and_shows_the_lock_in_rfc3339(db_url):
         service.store.dispose()
     assert status(db_url, "alice") == [
         "user: alice", "enabled: yes", "recovery codes left: 10", "wrong codes in a row: 2",
-        f"locked until: {rfc3339(locked_until)}",
+        f"locked until: {rfc3339(locked_until)}", "authenticators:",
+        "  1  totp      Authenticator app  (last used never)",
     ]
 
 
