@@ -92,7 +92,8 @@ class Pages:
     def account_page(self, ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
         authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
         return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
-                           when=rfc3339, error=error, added=ctx.request.args.get("added") == "1")
+                           when=rfc3339, error=error, added=ctx.request.args.get("added") == "1",
+                           sudo=ctx.sudo())
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
