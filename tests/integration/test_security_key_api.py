@@ -97,7 +97,7 @@ def test_a_refused_try_spends_the_challenge(live_app: Any, clock: FixedClock) ->
 
 
 def test_another_users_key_does_not_sign_in(live_app: Any, clock: FixedClock) -> None:
-    alice, alice_key, _ = with_key(live_app, "alice")
+    _, alice_key, _ = with_key(live_app, "alice")
     bob, _, _ = with_key(live_app, "bob")
     stolen = signed(bob, alice_key)  # Alice's key answering Bob's challenge
     answer = bob.post("/verify/security-key/finish", {"credential": stolen})
