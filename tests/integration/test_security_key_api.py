@@ -4,6 +4,7 @@ answered by a software authenticator: the ceremonies, and what an attacker would
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -199,3 +200,16 @@ def test_only_json_is_taken(live_app: Any, clock: FixedClock) -> None:
     credential = created(c, key)
     missing = c.post("/security-keys/register/finish", {"credential": credential})
     assert missing.status_code == 422
+
+
+def test_the_pages_offer_keys_only_where_they_can_work(live_app: Any, clock: FixedClock) -> None:
+    c, _, _ = with_key(live_app)
+    html = {"Accept": "text/html"}
+    at_localhost = c.request("GET", "/_2fa/verify", headers=html)
+    assert 'data-twofa-webauthn="authenticate"' in at_localhost.text
+    assert "Use a security key" in at_localhost.text
+    cookies = "; ".join(f"{k}={v}" for k, v in c.http.cookies.items())  # the jar matches by Host
+    at_ip = c.request("GET", "/_2fa/verify", headers={**html, "Host": urlsplit(live_app.url).netloc, "Cookie": cookies})
+    assert at_ip.status_code == 200, at_ip.headers
+    assert "Authentication code" in at_ip.text
+    assert "Use a security key" not in at_ip.text and "twofa-webauthn.js" not in at_ip.text

@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from .. import security_keys as sk
+from ..errors import InvalidSecurityKey
 from ..security_key_service import SecurityKeySteps
 from .context import Ctx
 from .http import json_response, safe_next
@@ -24,6 +25,16 @@ def _where(ctx: Ctx) -> tuple[tuple[str, ...], str]:
     return sk.expected_origin_and_rp_id(
         request.scheme, request.host, settings.webauthn_rp_id, settings.webauthn_origins
     )
+
+
+def usable(ctx: Ctx) -> bool:
+    """Whether security keys can work on this request's address (HTTPS at a domain name,
+    ``http://localhost``, or configured origins): the pages offer them only then."""
+    try:
+        _where(ctx)
+    except InvalidSecurityKey:
+        return False
+    return True
 
 
 def _with_verified_cookie(ctx: Ctx, payload: dict[str, Any], status: int = 200) -> Response:

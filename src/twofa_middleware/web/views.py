@@ -27,6 +27,7 @@ from ..errors import (
     WrongPassword,
 )
 from ..times import rfc3339
+from . import security_key_api
 from .context import Ctx
 from .http import redirect, safe_next, secure
 
@@ -44,6 +45,7 @@ class Pages:
             verified=ctx.verified,
             csrf_token=ctx.csrf_token,
             next_url=self.next_url(ctx),
+            security_keys=security_key_api.usable(ctx),
             **values,
         )
         return secure(Response(html, status=status, mimetype="text/html"))
