@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import security_keys
+
 _ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 _MOUNT = re.compile(r"^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 _DAY = 86400
@@ -74,6 +76,14 @@ class Settings:
         ``require_enrollment``. A user ``require_enrollment`` requires and for whom
         it returns None has no grace period. Called for users without 2FA when a
         decision is not cached: keep it cheap (no database round trip if you can).
+    :param webauthn_rp_id: the security keys' RP ID (a domain name; ``example.com``
+        lets keys work on every subdomain); default: the request's host name.
+        Changing it later orphans every registered key.
+    :param webauthn_origins: the public origins (``("https://app.example.com",)``)
+        for an app behind a proxy that ends TLS or rewrites Host; default: the
+        request's scheme and Host (``http://localhost:PORT`` works for development).
+    :param webauthn_challenge_seconds: how long a security-key ceremony's challenge
+        (begin to finish) stays valid; single use either way.
 
     Every field is checked at construction: a value out of its range raises
     ``ValueError`` naming the field and the range.
@@ -107,6 +117,9 @@ class Settings:
     enroll_by: Callable[[str], datetime | None] | None = field(default=None, compare=False)
     sign_out: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = field(default=None, compare=False)
     account_label: Callable[[str], str] | None = field(default=None, compare=False)
+    webauthn_rp_id: str | None = None
+    webauthn_origins: tuple[str, ...] = ()
+    webauthn_challenge_seconds: int = 300
 
     def label(self, user_id: str) -> str:
         """What people see for ``user_id``: :attr:`account_label`'s answer, else the id itself."""
@@ -133,6 +146,7 @@ class Settings:
         _check_cookies(self)
         _check_paths(self)
         _check_hooks(self)
+        _check_webauthn(self)
 
 
 def _untyped(value: object) -> object:
@@ -225,3 +239,13 @@ def _check_hooks(s: Settings) -> None:
         hook = getattr(s, name)
         if hook is not None and not callable(hook):
             raise ValueError(f"{name} must be a function or None")
+
+
+def _check_webauthn(s: Settings) -> None:
+    rp_id, origins = _untyped(s.webauthn_rp_id), _untyped(s.webauthn_origins)
+    if rp_id is not None and not isinstance(rp_id, str):
+        raise ValueError("webauthn_rp_id must be a domain name or None")
+    if not isinstance(origins, tuple | list) or not all(isinstance(o, str) for o in origins):
+        raise ValueError("webauthn_origins must be a tuple of origins such as ('https://app.example.com',)")
+    security_keys.check_config(s.webauthn_rp_id, tuple(s.webauthn_origins))
+    _number("webauthn_challenge_seconds", s.webauthn_challenge_seconds, 30, 600, " seconds")

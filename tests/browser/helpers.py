@@ -222,3 +222,23 @@ def tab_to(page: Page, target: Locator, limit: int = 30, key: str = "Tab") -> in
             return presses
         page.keyboard.press(key)
     raise AssertionError(f"{target} not reached with {limit} presses of {key}")
+
+
+# -- security keys (with tests/browser/virtual_authenticator.py attached) ------------------
+
+
+def add_security_key(page: Page, password: str, name: str) -> None:
+    """From the account page: "Add a security key", the password if asked, a name, the touch."""
+    page.goto("/_2fa/")
+    link = page.get_by_role("link", name="Add a security key")
+    if link.count():
+        link.click()
+        confirm_password(page, password)
+    page.get_by_label("Security key name").fill(name)
+    page.get_by_role("button", name="Add a security key").click()
+
+
+def use_security_key(page: Page) -> None:
+    """On the verify page: "Use a security key" (the virtual key answers by itself)."""
+    expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
+    page.get_by_role("button", name="Use a security key").click()

@@ -21,6 +21,7 @@ from tests.helpers import SECRET_KEY, serve
 from .helpers import (
     PHONE,
     Authenticator,
+    add_security_key,
     code_field,
     has_horizontal_scroll,
     launch,
@@ -29,7 +30,9 @@ from .helpers import (
     sign_in,
     sign_out,
     start_setup,
+    verify_with,
 )
+from .virtual_authenticator import add_virtual_authenticator
 
 PASSWORD = "correct horse battery staple"
 WIDTH = {"width": 1024, "height": 400}  # pages taller than this are shot whole
@@ -60,7 +63,9 @@ def main(argv: list[str]) -> int:
         try:
             with sync_playwright() as playwright:
                 browser = launch(playwright)
-                context = browser.new_context(base_url=url, viewport=WIDTH, accept_downloads=True)
+                # localhost, not the IP: WebAuthn refuses IP addresses
+                local = url.replace("127.0.0.1", "localhost")
+                context = browser.new_context(base_url=local, viewport=WIDTH, accept_downloads=True)
                 page = context.new_page()
                 take(page, out)
                 browser.close()
@@ -95,6 +100,15 @@ def take(page: Page, out: Path) -> None:
     sign_in(page, "alice", PASSWORD)
     code_field(page).wait_for()
     shot(page, out / "verify.png")
+
+    verify_with(page, app.code())
+    add_virtual_authenticator(page)
+    add_security_key(page, PASSWORD, "YubiKey")
+    page.get_by_text("The authenticator was added.").wait_for()
+    sign_out(page)
+    sign_in(page, "alice", PASSWORD)
+    page.get_by_role("button", name="Use a security key").wait_for()
+    shot(page, out / "security-key-sign-in.png")
 
 
 if __name__ == "__main__":

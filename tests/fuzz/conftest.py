@@ -153,7 +153,8 @@ def flask_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskWorld
     users = app.extensions["example_users"]
     users._dummy_hash = _cheap(secrets.token_urlsafe(8))
     with sqlite3.connect(users_path) as conn:
-        conn.executemany("INSERT INTO users (username, password_hash) VALUES (?, ?)", [(u, _cheap(PASSWORD)) for u in ("alice", "bob", "carol")])
+        conn.executemany("INSERT INTO users (username, password_hash) VALUES (?, ?)",
+                         [(u, _cheap(PASSWORD)) for u in ("alice", "bob", "carol")])
     middleware = app.extensions["twofa"]
     world = FlaskWorld(app, middleware, db_path, users_path)
 

@@ -8,6 +8,7 @@ from twofa_middleware.errors import (
     AlreadyEnabled,
     CodeReused,
     InvalidCode,
+    InvalidSecurityKey,
     LastAuthenticator,
     NotEnabled,
     SetupExpired,
@@ -392,3 +393,43 @@ def _reused(row, step: int) -> int:
     if step <= row.last_step:
         raise CodeReused()
     return step
+
+
+# -- security-key ceremonies --------------------------------------------------------
+
+
+def test_a_ceremony_state_is_taken_once(store):
+    store.begin_challenge("alice", "state-1", NOW + 300)
+    store.begin_challenge("alice", "state-2", NOW + 300)  # a new begin replaces the last one
+    assert store.take_challenge("alice", NOW) == "state-2"
+    assert store.take_challenge("alice", NOW) is None
+    assert store.take_challenge("nobody", NOW) is None
+
+
+def test_an_expired_ceremony_state_is_never_given_back(store):
+    store.begin_challenge("alice", "state", NOW + 300)
+    assert store.take_challenge("alice", NOW + 300) is None
+
+
+def test_a_refused_check_still_spends_the_ceremony_and_counts(store):
+    key = NewAuthenticator("webauthn", "Key", credential_id="Y3JlZA", public_key="cGs", sign_count=0)
+    store.add_authenticator("alice", key, 0, CODES, NOW)
+    store.begin_challenge("alice", "state", NOW + 300)
+    taken: list[str | None] = []
+
+    def check(row):
+        taken.append(row.take_challenge(NOW))
+        raise InvalidSecurityKey("not_verified")
+
+    with pytest.raises(InvalidSecurityKey):
+        store.attempt("alice", NOW, check, lock_after_three)
+    assert taken == ["state"]
+    assert store.take_challenge("alice", NOW) is None
+    assert failures_of(store, "alice") == 1
+
+
+def test_a_credential_id_is_known_across_accounts(store):
+    assert not store.credential_registered("Y3JlZA")
+    key = NewAuthenticator("webauthn", "Key", credential_id="Y3JlZA", public_key="cGs")
+    store.add_authenticator("alice", key, 0, CODES, NOW)
+    assert store.credential_registered("Y3JlZA")

@@ -28,6 +28,7 @@ from ..errors import (
     CodeReused,
     InvalidCode,
     InvalidRequest,
+    InvalidSecurityKey,
     LastAuthenticator,
     NotEnabled,
     SetupExpired,
@@ -99,6 +100,7 @@ class _LockedRow:
 
     def __init__(self, session: Session, row: TwoFactorUser, factors: tuple[LockedFactor, ...]) -> None:
         self._session = session
+        self._row = row
         self.user_id = row.user_id
         self.last_step = row.last_step
         self.factors = factors
@@ -112,6 +114,9 @@ class _LockedRow:
             .where(Authenticator.id == factor_id, Authenticator.user_id == self.user_id)
             .values(**values)
         )
+
+    def take_challenge(self, now: float) -> str | None:
+        return _take_challenge(self._row, now)
 
     def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
         code_id = self._session.scalar(
@@ -143,7 +148,15 @@ def _new_epoch(row: TwoFactorUser, enabled_at: float | None) -> None:
     row.epoch = (row.epoch or 0) + 1
 
 
-def _outcome(result: AttemptResult, refused: InvalidCode | CodeReused | None) -> AttemptResult:
+def _take_challenge(row: TwoFactorUser, now: float) -> str | None:
+    """The ceremony's state, cleared on the locked row: single use, whatever comes next."""
+    value, until = row.challenge, row.challenge_until
+    row.challenge = None
+    row.challenge_until = None
+    return value if value is not None and until is not None and until > now else None
+
+
+def _outcome(result: AttemptResult, refused: InvalidCode | CodeReused | InvalidSecurityKey | None) -> AttemptResult:
     """Raise a refused code, after its transaction counted the failure, with what it did."""
     if refused is not None:
         refused.attempt = result
@@ -493,13 +506,13 @@ class SQLAlchemyStore:
         now: float,
         check: Check,
         lock_seconds: Callable[[int], int],
-    ) -> tuple[AttemptResult, InvalidCode | CodeReused | None]:
+    ) -> tuple[AttemptResult, InvalidCode | CodeReused | InvalidSecurityKey | None]:
         """The locked row's lockout, the check, and the failure count it leaves behind."""
         if row.locked_until is not None and row.locked_until > now:
             raise Throttled(int(row.locked_until - now + 0.999))
         try:
             step = check(_LockedRow(s, row, factors))
-        except (InvalidCode, CodeReused) as exc:
+        except (InvalidCode, CodeReused, InvalidSecurityKey) as exc:
             row.failures += 1
             seconds = lock_seconds(row.failures)
             row.locked_until = now + seconds if seconds else None
@@ -570,6 +583,27 @@ class SQLAlchemyStore:
             s.add(row)
             s.flush()
             return row.id
+
+    # -- security-key ceremonies ----------------------------------------------
+
+    def begin_challenge(self, user_id: str, value: str, until: float) -> None:
+        """Keep one ceremony's state (replacing any earlier one) until ``until``."""
+        with self._tx() as s:
+            row = self._row(s, user_id, lock=True)
+            row.challenge = value
+            row.challenge_until = until
+
+    def take_challenge(self, user_id: str, now: float) -> str | None:
+        """Take and clear the ceremony's state under the row lock: two finishes get it once."""
+        with self._tx() as s:
+            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+            return None if row is None else _take_challenge(row, now)
+
+    def credential_registered(self, credential_id: str) -> bool:
+        """A security key with this credential id is on some account (one key, one account)."""
+        with self._tx() as s:
+            found = s.scalar(select(Authenticator.id).where(Authenticator.credential_id == credential_id))
+            return found is not None
 
     def forget_event(self, event_id: int) -> None:
         """Take back a reservation that turned out not to be the event."""

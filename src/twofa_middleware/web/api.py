@@ -24,6 +24,7 @@ from ..errors import InvalidRequest, PasswordRequired, RememberOff, TwoFactorErr
 from ..inputs import check_json
 from ..store.base import AuthenticatorRecord, TokenRecord, TrustedBrowserRecord
 from ..times import rfc3339
+from . import security_key_api
 from .context import Ctx
 from .http import error_json, json_response, secure
 from .routes import AUTHENTICATOR_ID, BROWSER_ID, TOKEN_ID, Access
@@ -170,6 +171,18 @@ class Api:
             ("/browsers", "GET", "browsers", self.browsers, no, no, True, False),
             ("/browsers", "DELETE", "browsers_revoke_all", self.browsers_revoke_all, no, no, True, False),
             (f"/browsers/{BROWSER_ID}", "DELETE", "browser_revoke", self.browser_revoke, no, no, True, False),
+        ]
+        # Security keys (web/security_key_api.py): registering as adding an app; signing in as /verify.
+        key_fields = frozenset({"credential"})
+        self._table += [
+            ("/security-keys/register/begin", "POST", "webauthn_register_begin",
+             security_key_api.register_begin, no, no, True, True),
+            ("/security-keys/register/finish", "POST", "webauthn_register_finish",
+             security_key_api.register_finish, key_fields | {"name"}, key_fields | {"name"}, True, True),
+            ("/verify/security-key/begin", "POST", "webauthn_authenticate_begin",
+             security_key_api.authenticate_begin, no, no, False, False),
+            ("/verify/security-key/finish", "POST", "webauthn_authenticate_finish",
+             security_key_api.authenticate_finish, key_fields | {"next"}, key_fields, False, False),
         ]
 
     # -- registration ------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..errors import (
     WrongPassword,
 )
 from ..times import rfc3339
+from . import security_key_api
 from .context import Ctx
 from .http import redirect, safe_next, secure
 from .trust import account_values, remember
@@ -45,6 +46,7 @@ class Pages:
             verified=ctx.verified,
             csrf_token=ctx.csrf_token,
             next_url=self.next_url(ctx),
+            security_keys=security_key_api.usable(ctx),
             **values,
         )
         return secure(Response(html, status=status, mimetype="text/html"))
@@ -94,7 +96,7 @@ class Pages:
         authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
         return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
                            when=rfc3339, error=error, added=ctx.request.args.get("added") == "1",
-                           **account_values(ctx))
+                           sudo=ctx.sudo(), **account_values(ctx))
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)

@@ -5,7 +5,8 @@
 // either the page's code form is all there is. Inside it: a csrf_token field (sent
 // as the X-CSRF-Token header), a submit button, an element with
 // data-twofa-webauthn-status (an aria-live region) and, for "register", a field
-// named "name".
+// named "name". An element with data-twofa-webauthn="reveal" (say, a link to the
+// password re-confirmation before a key can be added) is only shown, nothing more.
 (function () {
   "use strict";
 
@@ -107,6 +108,7 @@
 
   function enhance(root) {
     var mode = root.getAttribute("data-twofa-webauthn");
+    if (mode === "reveal") { root.hidden = false; return; }
     if (mode !== "register" && mode !== "authenticate") return;
     var status = root.querySelector("[data-twofa-webauthn-status]");
     var csrfField = root.querySelector("input[name=csrf_token]");
@@ -133,6 +135,7 @@
       }).then(function (credential) {
         var body = { credential: credentialJSON(credential) };
         if (mode === "register") body.name = nameField ? nameField.value : "";
+        else if (localPath(root.getAttribute("data-next"))) body.next = root.getAttribute("data-next");
         return post(root.getAttribute("data-finish-url"), csrf, body);
       }).then(function (data) {
         say(mode === "register" ? "Security key added." : "Verified.");
