@@ -97,5 +97,5 @@ def test_keyboard_only_enrollment_and_sign_in(page: Page, tmp_path: Path) -> Non
     expect(code_field(page)).to_be_focused()
     keys.type(app.code())
     keys.press("Enter")
-    expect(page).to_have_url(re.compile(r"/settings$"))
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+/settings$"))
     expect(page.get_by_text("Two-factor authentication is enabled.")).to_be_visible()

@@ -77,7 +77,7 @@ def test_register_set_up_2fa_sign_in_with_a_code_and_sign_out_from_verify(page: 
     page.get_by_label("Username").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/settings$"))
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+/settings$"))
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()
     expect(page.get_by_text("Two-factor authentication is not enabled.")).to_be_visible()
 
@@ -98,7 +98,7 @@ def test_register_set_up_2fa_sign_in_with_a_code_and_sign_out_from_verify(page: 
     page.get_by_role("button", name="Done").click()
 
     # Back on the settings page, with the three buttons to the 2FA pages.
-    expect(page).to_have_url(re.compile(r"/settings$"))
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+/settings$"))
     expect(page.get_by_text("Two-factor authentication is enabled.")).to_be_visible()
     for button in ("View Recovery Codes", "Personal access tokens", "Disable Two-Factor Authentication"):
         expect(page.get_by_role("link", name=button)).to_be_visible()
@@ -111,7 +111,7 @@ def test_register_set_up_2fa_sign_in_with_a_code_and_sign_out_from_verify(page: 
     expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
     page.get_by_label("Authentication code").fill(phone.code())
     page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(re.compile(r"/settings$"))
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+/settings$"))
     expect(page.get_by_text(f"Signed in as {name}")).to_be_visible()
     expect(page.get_by_text("Two-factor authentication is enabled.")).to_be_visible()
 
