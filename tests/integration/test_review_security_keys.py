@@ -17,6 +17,30 @@ from twofa_middleware import SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware import security_keys as sk
 from twofa_middleware.adapters.headers import remote_user_identify
 from twofa_middleware.store.base import NewAuthenticator
+from twofa_middleware.testing import FixedClock
+
+from .api_support import ApiClient, use_clock
+from .security_key_support import add_key, created, localhost, signed
+
+
+@pytest.fixture
+def clock(live_app: Any) -> FixedClock:
+    return use_clock(live_app)
+
+
+def with_key(live_app: Any, user: str = "alice") -> tuple[ApiClient, SoftKey]:
+    """A user whose only factor is a security key, signed in again (owing it)."""
+    c, key = ApiClient(localhost(live_app.url)), SoftKey(credential_id=f"key-of-{user}".encode())
+    c.register(user)
+    c.sudo()
+    assert add_key(c, key).status_code == 201
+    c.login()
+    return c, key
+
+
+def failures(live_app: Any, user: str) -> int:
+    return sum(1 for e in live_app.middleware.service.store.events(user) if e.event == "verify_failed")
+
 
 # -- a sign-in with no session value to bind a ceremony to ------------------------------
 
@@ -65,3 +89,38 @@ def test_a_ceremony_without_a_session_value_is_a_4xx_not_a_500(
     assert answer.status_code == 400, answer.data
     assert answer.json["error"] == "invalid_security_key"
     assert store.take_challenge(user, 0.0) is None
+
+
+# -- malformed input changes nothing --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [5, "not json", {"type": "public-key"}, {"id": "x", "rawId": "x", "type": "public-key", "response": {}}],
+    ids=["number", "text", "no-response", "empty-response"],
+)
+def test_a_malformed_sign_in_counts_no_failure_and_spends_no_challenge(
+    live_app: Any, clock: FixedClock, credential: Any
+) -> None:
+    """A body that is not a credential at all is a 400 like a malformed code: no failure
+    counted toward the lockout, the challenge still there for the key's real answer."""
+    c, key = with_key(live_app)
+    assertion = signed(c, key)
+    for _ in range(6):
+        bad = c.post("/verify/security-key/finish", {"credential": credential})
+        assert (bad.status_code, bad.json()["error"]) == (400, "invalid_security_key")
+    assert failures(live_app, "alice") == 0
+    good = c.post("/verify/security-key/finish", {"credential": assertion})
+    assert good.status_code == 200, good.text
+
+
+def test_a_malformed_registration_spends_no_challenge(live_app: Any, clock: FixedClock) -> None:
+    c, key = ApiClient(localhost(live_app.url)), SoftKey()
+    c.register("alice")
+    c.sudo()
+    credential = created(c, key)
+    bad = c.post("/security-keys/register/finish", {"credential": {"type": "public-key"}, "name": "Key"})
+    assert (bad.status_code, bad.json()["error"]) == (400, "invalid_security_key")
+    assert c.get("/status").json()["enabled"] is False
+    good = c.post("/security-keys/register/finish", {"credential": credential, "name": "Key"})
+    assert good.status_code == 201, good.text
