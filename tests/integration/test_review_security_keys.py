@@ -124,3 +124,40 @@ def test_a_malformed_registration_spends_no_challenge(live_app: Any, clock: Fixe
     assert c.get("/status").json()["enabled"] is False
     good = c.post("/security-keys/register/finish", {"credential": credential, "name": "Key"})
     assert good.status_code == 201, good.text
+
+
+# -- a code checked under one enrollment verifies no sign-in of the next -------------------
+
+
+def test_an_app_removed_while_its_code_was_checked_verifies_and_remembers_nothing(
+    live_app: Any, clock: FixedClock
+) -> None:
+    """The thief types the stolen phone's code; at that moment the owner removes that app
+    (a new epoch: "sign-ins verified with a lost or stolen app end at once"). The code was
+    good when checked, but the cookies the answer sets must be for the enrollment it was
+    checked under: neither a verified cookie nor a remembered browser of the new one."""
+    owner = ApiClient(localhost(live_app.url))
+    owner.register("alice")
+    phone, _ = owner.enable(clock)
+    owner.sudo()
+    assert add_key(owner, SoftKey()).status_code == 201
+    service = live_app.middleware.service
+    (app_id,) = [a.id for a in service.store.authenticators("alice") if a.kind == "totp"]
+
+    thief = ApiClient(owner.base_url)
+    thief.login("alice")
+    real_attempt = service.store.attempt
+
+    def attempt_then_removed(*args: Any, **kwargs: Any) -> Any:
+        result = real_attempt(*args, **kwargs)
+        del service.store.attempt
+        service.remove_authenticator("alice", app_id)  # the owner, right after the check
+        return result
+
+    service.store.attempt = attempt_then_removed
+    clock.advance(30)
+    answer = thief.post("/verify", {"code": phone.code(), "remember": True})
+    assert answer.status_code == 200, answer.text
+    assert thief.get("/tokens").status_code == 401
+    thief.login("alice")  # a new sign-in in the same browser: nothing spares it the code
+    assert thief.get("/tokens").status_code == 401
