@@ -170,7 +170,7 @@ class InvalidSecurityKey(TwoFactorError):
     The user sees one plain message; ``reason`` is a stable short word for the
     security log and for tests (``malformed``, ``challenge``, ``expired``,
     ``wrong_user``, ``wrong_session``, ``wrong_purpose``, ``unknown_credential``,
-    ``origin``, ``rp_id``, ``user_handle``, ``not_verified``; ``cloned`` for the subclass),
+    ``origin``, ``rp_id``, ``user_handle``, ``not_verified``, ``no_session``; ``cloned`` for the subclass),
     never shown as the message.
     """
 

@@ -67,6 +67,10 @@ class SecurityKeySteps:
 
     def _keep(self, challenge: bytes, user_id: str, session_key: str, purpose: sk.Purpose) -> None:
         service = self.service
+        if not session_key:  # nothing to bind the ceremony to; such a sign-in is never verified anyway
+            raise InvalidSecurityKey(
+                "no_session", "Security keys need the application's sign-in session. Sign in again."
+            )
         state = sk.new_challenge_state(
             challenge, user_id=user_id, session_key=session_key, purpose=purpose, now=service.clock(),
             ttl=service.settings.webauthn_challenge_seconds,
@@ -94,11 +98,12 @@ class SecurityKeySteps:
         """Store the verified key: ``(its name, the recovery codes when it is the first factor)``."""
         service = self.service
         name = sk.parse_name(raw_name)
+        # Not a credential at all: a 400 that spends nothing, as a malformed code is.
+        response = sk.parse_registration_response(raw_credential)
         now = service.clock()
-        # Taken before the response is even parsed: a refused try spends the challenge too.
+        # Taken before the response is verified: a refused try spends the challenge too.
         state = _load(service.store.take_challenge(user_id, now))
         try:
-            response = sk.parse_registration_response(raw_credential)
             new = sk.verify_registration(
                 response, state, user_id=user_id, session_key=session_key, now=now, rp_id=rp_id, origins=origins
             )
@@ -144,10 +149,12 @@ class SecurityKeySteps:
         now = service.clock()
         handles = sk.user_handles(service.keyring, user_id)
         used: list[LockedFactor] = []
+        # Not a credential at all: a 400 that counts no failure and spends no challenge,
+        # as a malformed code is; only a well-formed answer is judged under the lock.
+        response = sk.parse_authentication_response(raw_credential)
 
         def check(row: LockedUser) -> int:
             state = _load(row.take_challenge(now))  # spent whatever follows
-            response = sk.parse_authentication_response(raw_credential)
             wanted = sk.b64url(response.credential_id)
             # Only this user's keys: a key of someone else's is unknown here.
             factor = next(

@@ -493,11 +493,14 @@ class TwoFactorService:
 
     # -- trusted browsers ("Remember this browser") ------------------------------------
 
-    def trust_browser(self, user_id: str, user_agent: str | None, ip: str | None = None) -> tuple[int, str]:
+    def trust_browser(
+        self, user_id: str, user_agent: str | None, ip: str | None = None, *, epoch: int | None = None
+    ) -> tuple[int, str]:
         """Remember this browser for ``remember_days``: ``(record id, secret)`` for its cookie.
 
         Called right after the code was accepted at sign-in; the record carries the
-        user's current epoch, so turning 2FA off or on again ends it.
+        user's epoch (``epoch``, the one the code was checked under, else the current
+        one), so turning 2FA off or on again, or removing an authenticator, ends it.
         """
         days = self.settings.remember_days
         if not days:
@@ -509,7 +512,8 @@ class TwoFactorService:
         secret = trusted.new_secret()
         label = trusted.label(user_agent)
         browser_id = self.store.add_trusted_browser(
-            user_id, trusted.hash_secret(secret), label, ip, state.epoch, now + days * 86400, now
+            user_id, trusted.hash_secret(secret), label, ip, state.epoch if epoch is None else epoch,
+            now + days * 86400, now
         )
         self._event(user_id, "browser_trusted", f"{browser_id}: {label}", ip)
         return browser_id, secret

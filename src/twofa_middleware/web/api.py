@@ -91,11 +91,12 @@ def browser_json(record: TrustedBrowserRecord, this_browser_id: int | None) -> d
     }
 
 
-def _verified(ctx: Ctx, payload: dict[str, Any]) -> Response:
-    """``payload``, with the cookie saying this sign-in has passed the second factor."""
+def _verified(ctx: Ctx, payload: dict[str, Any], epoch: int | None = None) -> Response:
+    """``payload``, with the cookie saying this sign-in has passed the second factor:
+    for ``epoch`` (the enrollment a code was checked under), else for the current one."""
     ctx.refresh()
     response = json_response(payload)
-    response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+    response.headers.add(*ctx.verified_cookie(ctx.state.epoch if epoch is None else epoch))
     return response
 
 
@@ -263,12 +264,13 @@ class Api:
             raise InvalidRequest("remember must be true or false.")
         if wanted and not ctx.settings.remember_days:
             raise RememberOff()
+        epoch = ctx.state.epoch  # the enrollment the code is checked under: the cookies are for it only
         method = ctx.service.verify(ctx.user_id, body["code"], ctx.ip)
-        trusted_cookie = remember(ctx, method, wanted)
+        trusted_cookie = remember(ctx, method, wanted, epoch)
         payload: dict[str, Any] = {"verified": True, "method": method}
         if "remember" in body:  # callers that never ask see the answer they always saw
             payload["remembered"] = trusted_cookie is not None
-        response = _verified(ctx, payload)
+        response = _verified(ctx, payload, epoch)
         if trusted_cookie is not None:
             response.headers.add(*trusted_cookie)
         return response

@@ -37,10 +37,11 @@ def usable(ctx: Ctx) -> bool:
     return True
 
 
-def _with_verified_cookie(ctx: Ctx, payload: dict[str, Any], status: int = 200) -> Response:
+def _with_verified_cookie(ctx: Ctx, payload: dict[str, Any], status: int = 200, epoch: int | None = None) -> Response:
+    """The verified cookie for ``epoch`` (the enrollment a key was checked under), else the current one."""
     ctx.refresh()
     response = json_response(payload, status)
-    response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
+    response.headers.add(*ctx.verified_cookie(ctx.state.epoch if epoch is None else epoch))
     return response
 
 
@@ -75,8 +76,9 @@ def authenticate_begin(ctx: Ctx, body: dict[str, Any]) -> Response:
 
 def authenticate_finish(ctx: Ctx, body: dict[str, Any]) -> Response:
     origins, rp_id = _where(ctx)
+    epoch = ctx.state.epoch  # the enrollment the key is checked under: the cookie is for it only
     method = SecurityKeySteps(ctx.service).authenticate_finish(
         ctx.user_id, ctx.identity.session_key, body["credential"], rp_id=rp_id, origins=origins, ip=ctx.ip
     )
     next_url = safe_next(body.get("next"), ctx.settings.home_url)
-    return _with_verified_cookie(ctx, {"verified": True, "method": method, "next": next_url})
+    return _with_verified_cookie(ctx, {"verified": True, "method": method, "next": next_url}, epoch=epoch)

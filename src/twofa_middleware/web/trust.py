@@ -45,9 +45,10 @@ def account_values(ctx: Ctx) -> dict[str, Any]:
     return {"browsers": ctx.service.browsers(ctx.user_id), "this_browser": this_browser(ctx)}
 
 
-def remember(ctx: Ctx, method: str, wanted: bool) -> tuple[str, str] | None:
+def remember(ctx: Ctx, method: str, wanted: bool, epoch: int) -> tuple[str, str] | None:
     """After a code was accepted at sign-in: the trusted cookie when the user asked for it.
 
+    ``epoch``: the enrollment the code was checked under (a record of another spares nothing).
     Never after a recovery code: that sign-in has just ended all trust (the phone
     may be in someone else's hands), and it starts none.
     """
@@ -57,5 +58,7 @@ def remember(ctx: Ctx, method: str, wanted: bool) -> tuple[str, str] | None:
         raise RememberOff()
     if method != "totp":
         return None
-    browser_id, secret = ctx.service.trust_browser(ctx.user_id, ctx.request.headers.get("User-Agent"), ctx.ip)
+    browser_id, secret = ctx.service.trust_browser(
+        ctx.user_id, ctx.request.headers.get("User-Agent"), ctx.ip, epoch=epoch
+    )
     return ctx.cookies.trusted_header(ctx.cookies.trusted_value(browser_id, secret), secure=ctx.https)

@@ -276,6 +276,7 @@ class Pages:
             return self.render(ctx, "verify.html", error=error)
         self.check_csrf(ctx)
         wanted = ctx.request.form.get("remember") == "on" and bool(ctx.settings.remember_days)
+        epoch = ctx.state.epoch  # the enrollment the code is checked under: the cookies are for it only
         try:
             method = ctx.service.verify(ctx.user_id, ctx.request.form.get("code"), ctx.ip)
         except NotEnabled:
@@ -289,8 +290,8 @@ class Pages:
         if method == "recovery" and ctx.state.recovery_codes_left < ctx.settings.recovery_codes_warn_below:
             target = ctx.urls("account", low=1, next=target)
         response = redirect(target)
-        response.headers.add(*ctx.verified_cookie(ctx.state.epoch))
-        trusted_cookie = remember(ctx, method, wanted)
+        response.headers.add(*ctx.verified_cookie(epoch))
+        trusted_cookie = remember(ctx, method, wanted, epoch)
         if trusted_cookie is not None:
             response.headers.add(*trusted_cookie)
         return response
