@@ -71,8 +71,9 @@ def test_a_second_authenticator_signs_in_and_removing_it_leaves_the_first(page: 
 
     # Rename the first, then remove the second (confirm, then the password).
     open_account_page(page)
+    page.locator("#authenticator-list li").first.get_by_text("Rename").click()
     page.get_by_label("New name for Authenticator app").fill("Old phone")
-    page.locator("#authenticator-list form").first.get_by_role("button", name="Rename").click()
+    page.locator("#authenticator-list li").first.get_by_role("button", name="Save name").click()
     assert names_listed(page) == ["Old phone", "Tablet"]
     forget_password_confirmation(page)
     page.get_by_role("link", name="Remove Tablet").click()

@@ -67,7 +67,7 @@ def page(local_context: Callable[..., BrowserContext]) -> Page:
 
 
 def authenticator_rows(page: Page) -> list[str]:
-    return [" ".join(t.split()) for t in page.locator("#authenticator-list tbody tr").all_inner_texts()]
+    return [" ".join(t.split()) for t in page.locator("#authenticator-list li").all_inner_texts()]
 
 
 def finish_codes(page: Page) -> list[str]:
