@@ -263,6 +263,9 @@ def _default_config() -> dict[str, Any]:
         # How long each process trusts its cached 2FA state: the time another
         # instance's change (2FA turned off, say) may take to be seen here.
         "TWOFA_CACHE_SECONDS": float(os.environ.get("TWOFA_CACHE_SECONDS") or 5),
+        # With PostgreSQL, other instances are told of each change at once; "0" leaves
+        # them to the cache time alone.
+        "TWOFA_INSTANT_INVALIDATION": os.environ.get("TWOFA_INSTANT_INVALIDATION", "1") != "0",
         # Unset: 2FA is each user's choice. A number of days: every user must set
         # it up within that many days of registering (0: at once).
         "TWOFA_ENROLL_WITHIN_DAYS": _optional_float(os.environ.get("TWOFA_ENROLL_WITHIN_DAYS")),
@@ -281,7 +284,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
-        ``TWOFA_CACHE_SECONDS``, ``TWOFA_ENROLL_WITHIN_DAYS``, ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
+        ``TWOFA_CACHE_SECONDS``, ``TWOFA_INSTANT_INVALIDATION``, ``TWOFA_ENROLL_WITHIN_DAYS``, ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -446,6 +449,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         check_password=users.check_password,
         issuer=app.config["TWOFA_ISSUER"],
         cache_seconds=app.config["TWOFA_CACHE_SECONDS"],
+        instant_invalidation=app.config["TWOFA_INSTANT_INVALIDATION"],
         enroll_by=enroll_within(users, app.config["TWOFA_ENROLL_WITHIN_DAYS"]),
         remember_days=app.config["TWOFA_REMEMBER_DAYS"] or None,
         exempt_paths=("/logout", "/static/", "/api/logout"),

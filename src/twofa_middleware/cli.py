@@ -21,6 +21,7 @@ from .config import Settings
 from .crypto import KeyRing
 from .errors import NotEnabled, StoreUnavailable
 from .identity import NotifyFunc
+from .invalidation import announce, user_change
 from .service import TwoFactorService
 from .store.base import ResetCounts
 from .times import rfc3339
@@ -123,6 +124,7 @@ def unlock(obj: dict[str, str], user: str) -> None:
     if not store.unlock(user):
         raise click.ClickException(f"{user} is not locked and has no wrong codes counted")
     store.log(user, "unlocked", "by operator", None, now)
+    announce(store, Settings(), user_change(user))  # instances caching the lockout drop it at once
     click.echo(f"lockout ended for {user}")
 
 

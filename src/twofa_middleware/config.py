@@ -35,7 +35,11 @@ class Settings:
     :param sudo_seconds: how long a password re-confirmation lasts.
     :param verified_max_age: lifetime of the verified cookie, in seconds.
     :param cache_seconds: how long this process trusts cached user and token state;
-        the time another instance's change may take to be seen here.
+        the time another instance's change may take to be seen here when it is
+        not announced (SQLite, a lost notification).
+    :param instant_invalidation: with PostgreSQL, announce every change to cached
+        state (LISTEN/NOTIFY) so other instances drop their copy at once; each
+        process then keeps one extra connection open to listen.
     :param cookie_secure: ``None`` (or ``False``) marks cookies Secure on HTTPS
         requests only; ``True`` always (behind a TLS-terminating proxy).
     :param cookie_prefix: the start of the middleware's cookie names
@@ -104,6 +108,7 @@ class Settings:
     sudo_seconds: int = 300
     verified_max_age: int = 12 * 3600
     cache_seconds: float = 5.0
+    instant_invalidation: bool = True
     cookie_secure: bool | None = None
     cookie_prefix: str = "twofa"
     exempt_paths: tuple[str, ...] = ()
@@ -208,6 +213,8 @@ def _check_lifetimes(s: Settings) -> None:
     _number("sudo_seconds", s.sudo_seconds, 30, 3600, " seconds")
     _number("verified_max_age", s.verified_max_age, 60, 31 * _DAY, " seconds")
     _number("cache_seconds", s.cache_seconds, 0, 60, " seconds", whole=False)
+    if not isinstance(_untyped(s.instant_invalidation), bool):
+        raise ValueError("instant_invalidation must be True or False")
     _number("enrollment_seconds", s.enrollment_seconds, 60, _DAY, " seconds")
     _number("max_token_days", s.max_token_days, 1, 3660, " days")
     if s.remember_days is not None:

@@ -179,7 +179,7 @@ class SecurityKeySteps:
         try:
             service.store.attempt(user_id, now, check, service._lock_seconds)
         except TwoFactorError as exc:
-            service._changed(user_id)
+            service._changed(user_id, everywhere=service.locked_now(exc))
             if isinstance(exc, SecurityKeyCloned):
                 factor_id = used[0].id if used else 0
                 service._event(
@@ -189,6 +189,6 @@ class SecurityKeySteps:
                 reason = getattr(exc, "reason", exc.code)
                 service._refused(user_id, f"webauthn {reason}", exc, ip)
             raise
-        service._changed(user_id)
+        service._changed(user_id, everywhere=False)  # a signature count is in no cache
         service._event(user_id, "verified", KIND, ip)
         return KIND

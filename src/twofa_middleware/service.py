@@ -34,6 +34,7 @@ from .errors import (
     WrongPassword,
 )
 from .identity import CheckPasswordFunc, NotifyFunc
+from .invalidation import announce, user_change
 from .store.base import (
     DEFAULT_NAMES,
     AuthenticatorRecord,
@@ -112,6 +113,10 @@ class TwoFactorService:
         self._dead_browsers: TTLCache[str, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
         # Create, list and revoke tokens: steps that need no keys (the CLI runs them without any).
         self.tokens = TokenService(settings, store, self._now, self._announce, self._forget_token)
+        # Other instances' changes, told at once (PostgreSQL): see invalidation.py.
+        self._feed = store.change_feed() if settings.instant_invalidation else None
+        if self._feed is not None:
+            self._feed.subscribe(self)
 
     # -- state -----------------------------------------------------------------
 
@@ -119,6 +124,8 @@ class TwoFactorService:
         """The user's state, from this process's cache when fresh (no database)."""
         state = self.states.get(user_id)
         if state is None:
+            if self._feed is not None:
+                self._feed.ensure_listening()  # before the read: a change after it is then told
             generation = self.states.generation
             state = self.store.user_state(user_id)
             self.states.set(user_id, state, since=generation)
@@ -132,8 +139,21 @@ class TwoFactorService:
     def _now(self) -> float:
         return self.clock()  # read at each call: tests replace ``clock``
 
-    def _changed(self, user_id: str) -> None:
+    def _changed(self, user_id: str, *, everywhere: bool = True) -> None:
+        """Drop the user's cached state here, and (``everywhere``) in every other instance:
+        pass False only when the write changed nothing another instance caches."""
         self.states.pop(user_id)
+        if everywhere:
+            announce(self.store, self.settings, user_change(user_id))
+
+    def drop_user(self, user_id: str) -> None:
+        """Another instance changed this user: their state and tokens are read anew."""
+        self.states.pop(user_id)
+        self._tokens.discard_where(lambda r: r.user_id == user_id)
+
+    def drop_token(self, token_id: int) -> None:
+        """Another instance revoked this token."""
+        self._forget_token(token_id)
 
     def _event(self, user_id: str, event: str, detail: str = "", ip: str | None = None) -> None:
         self.store.log(user_id, event, detail, ip, self.clock())
@@ -300,11 +320,12 @@ class TwoFactorService:
         try:
             self.store.attempt(user_id, now, check, self._lock_seconds)
         except TwoFactorError as exc:
-            self._changed(user_id)
+            self._changed(user_id, everywhere=self.locked_now(exc))
             if not isinstance(exc, Throttled | NotEnabled):
                 self._refused(user_id, method, exc, ip)
             raise
-        self._changed(user_id)
+        # A spent time step or a reset failure count is in no cache; a spent recovery code is.
+        self._changed(user_id, everywhere=method == "recovery")
         self._event(user_id, "verified" if method == "totp" else "recovery_code_used", method, ip)
         if method == "recovery":  # the phone may be lost or stolen: no browser skips the code any more
             self._end_trust(user_id, "recovery code used", ip)
@@ -364,6 +385,11 @@ class TwoFactorService:
         if exc.attempt is not None and exc.attempt.locked_until is not None:
             self._event(user_id, "lockout", f"after {exc.attempt.failures} failures", ip)
 
+    @staticmethod
+    def locked_now(refusal: TwoFactorError) -> bool:
+        """This refusal started a lockout (the cached state's ``locked_until`` changed)."""
+        return refusal.attempt is not None and refusal.attempt.locked_until is not None
+
     def _lock_seconds(self, failures: int) -> int:
         return throttle.lock_seconds(failures, self.settings)
 
@@ -413,6 +439,8 @@ class TwoFactorService:
             return record
         if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
             return None
+        if self._feed is not None:
+            self._feed.ensure_listening()
         generation = self._tokens.generation
         record = self.store.token_by_hash(tokens.hash_token(token))
         if record is None:
@@ -451,7 +479,7 @@ class TwoFactorService:
         counts = self.store.reset(user_id, self.clock())
         if counts is None:
             raise NotEnabled()
-        self._changed(user_id)
+        self._changed(user_id)  # elsewhere, the user's tokens go with their state
         self._tokens.discard_where(lambda r: r.user_id == user_id)
         self._event(
             user_id,

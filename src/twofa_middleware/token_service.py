@@ -15,6 +15,7 @@ from collections.abc import Callable
 from . import inputs, tokens
 from .config import Settings
 from .errors import InvalidRequest, NoSuchToken
+from .invalidation import announce, token_change
 from .store.base import Store, TokenRecord
 
 log = logging.getLogger("twofa_middleware")
@@ -93,6 +94,7 @@ class TokenService:
             raise NoSuchToken()
         if self._forget is not None:
             self._forget(token_id)
+        announce(self.store, self.settings, token_change(token_id))  # every other instance drops it too
         self._event(record.user_id, "token_revoked", f"{token_id} {record.name}", ip)
         return record
 

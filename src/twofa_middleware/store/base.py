@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..invalidation import ChangeFeed
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +218,5 @@ class Store(Protocol):
     def trusted_browsers(self, user_id: str, now: float) -> list[TrustedBrowserRecord]: ...
     def touch_trusted_browser(self, browser_id: int, ip: str | None, now: float) -> None: ...
     def revoke_trusted_browsers(self, user_id: str, browser_id: int | None, now: float) -> int: ...
+    # Telling other instances of a change (PostgreSQL); None: they rely on cache_seconds.
+    def change_feed(self) -> ChangeFeed | None: ...

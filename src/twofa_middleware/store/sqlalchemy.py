@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from .. import invalidation
 from ..errors import (
     AlreadyEnabled,
     CodeReused,
@@ -226,6 +227,7 @@ class SQLAlchemyStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._schema_ready = not create_schema
         self._schema_lock = threading.Lock()
+        self._change_feed = invalidation.for_engine(self.engine)
 
     def __repr__(self) -> str:
         return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -751,7 +753,14 @@ class SQLAlchemyStore:
                 query = query.where(TrustedBrowser.id == browser_id)
             return cast("CursorResult[Any]", s.execute(query.values(revoked_at=now))).rowcount
 
+    def change_feed(self) -> invalidation.ChangeFeed | None:
+        """Where changes are announced to every instance (PostgreSQL only), else None."""
+        return self._change_feed
+
     def dispose(self) -> None:
+        """Close every connection, the change feed's listener too (it does not start again)."""
+        if self._change_feed is not None:
+            self._change_feed.stop()
         self.engine.dispose()
 
     def reset(self, user_id: str, now: float) -> ResetCounts | None:
