@@ -284,7 +284,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
-        ``TWOFA_CACHE_SECONDS``, ``TWOFA_INSTANT_INVALIDATION``, ``TWOFA_ENROLL_WITHIN_DAYS``, ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
+        ``TWOFA_CACHE_SECONDS``, ``TWOFA_INSTANT_INVALIDATION``, ``TWOFA_ENROLL_WITHIN_DAYS``,
+        ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
