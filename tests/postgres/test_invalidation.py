@@ -106,7 +106,7 @@ def test_the_token_cache_of_a_reset_user_is_dropped_by_the_other(two):
 
 def test_a_plain_code_check_tells_no_one(two, pg_url):
     """A successful TOTP verify changes nothing another instance caches: no NOTIFY, no round trip."""
-    a, b = two
+    a, _ = two
     authenticator, _ = enroll(a, "alice")
     with listener(pg_url) as received:
         a.verify("alice", authenticator.at(time.time() + 30))
