@@ -8,8 +8,9 @@ the Cookie header alone. An entry
 - never outlives ``cache_seconds``, the signed session it was read from, or the
   verified cookie it relied on;
 - is used only while the user's state is still the one it was decided on: a
-  write through this process drops the cached state at once, and another
-  instance's write is seen when the state cache refreshes (``cache_seconds``).
+  write through this process drops the cached state at once, and so does
+  another instance's when it is told (PostgreSQL, see invalidation.py); else
+  it is seen when the state cache refreshes (``cache_seconds``).
 """
 
 from __future__ import annotations

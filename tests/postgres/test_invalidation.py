@@ -13,13 +13,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
+from twofa_middleware.cli import main
+from twofa_middleware.errors import InvalidCode
 from twofa_middleware.invalidation import CHANNEL_PREFIX, ChangeFeed
 from twofa_middleware.service import TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
 
-from .helpers import PostgresServer, enroll, make_service
+from .helpers import PostgresServer, enroll, make_service, wrong_code
 
 pytestmark = pytest.mark.postgres
 
@@ -261,3 +264,23 @@ class listener:  # noqa: N801 - used as a context manager, like a function
         self._stop.set()
         self.thread.join(5)
         self.conn.close()
+
+
+def test_the_operators_commands_tell_every_instance(two, pg_url):
+    """``twofa tokens revoke`` and ``twofa unlock`` run in a process of their own: they tell too."""
+    a, b = two
+    authenticator, _ = enroll(a, "alice")
+    listening(b, "alice")
+    token_id, token = a.tokens.create_token("alice", "script")
+    assert b.token_record(token).revoked_at is None
+    result = CliRunner().invoke(main, ["--database-url", pg_url, "tokens", "revoke", str(token_id)])
+    assert result.exit_code == 0, result.output
+    within(TARGET, lambda: b.token_record(token).revoked_at is not None)
+
+    for _ in range(5):
+        with pytest.raises(InvalidCode):
+            a.verify("alice", wrong_code(authenticator))
+    within(TARGET, lambda: b.state("alice").locked_until is not None)  # the lockout is told too
+    result = CliRunner().invoke(main, ["--database-url", pg_url, "unlock", "alice"])
+    assert result.exit_code == 0, result.output
+    within(TARGET, lambda: b.state("alice").locked_until is None)
