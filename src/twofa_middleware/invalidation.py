@@ -207,7 +207,10 @@ class ChangeFeed:
                 conn.close()
 
     def _forked(self) -> None:
-        """In a new child: the parent's thread did not come along; its connection is the parent's."""
+        """In a new child: the parent's thread did not come along, and its connections (the
+        listener's, the pool's) are the parent's: the child's pool starts empty (SQLAlchemy's
+        advice for forks), so the child's listener never shares a socket with the parent."""
+        self._engine.dispose(close=False)
         self._lock = threading.Lock()
         self.listening = threading.Event()
         self._thread = None

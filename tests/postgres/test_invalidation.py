@@ -284,3 +284,38 @@ def test_the_operators_commands_tell_every_instance(two, pg_url):
     result = CliRunner().invoke(main, ["--database-url", pg_url, "unlock", "alice"])
     assert result.exit_code == 0, result.output
     within(TARGET, lambda: b.state("alice").locked_until is None)
+
+
+def test_a_forked_child_listens_on_a_connection_of_its_own(two):
+    """A pre-forking server's worker: the parent's listener did not come along; the child's
+    first cache miss starts its own, and the parent's keeps working."""
+    import os
+
+    a, b = two
+    enroll(a, "alice")
+    listening(b, "alice")
+    feed = feed_of(b)
+    parent_backend = feed.backend_pid
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        status = 1
+        try:
+            if feed.backend_pid == parent_backend and not feed.listening.is_set():
+                b.state("alice")
+                if feed.listening.wait(10) and feed.backend_pid != parent_backend:
+                    b.state("alice")
+                    a.regenerate_recovery_codes("alice")
+                    deadline = time.monotonic() + TARGET
+                    while b.states.get("alice") is not None and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                    status = 0 if b.states.get("alice") is None else 3
+            else:
+                status = 2
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert feed.backend_pid == parent_backend and feed.listening.is_set()
+    b.state("alice")
+    a.disable("alice")
+    within(TARGET, lambda: b.states.get("alice") is None)  # the parent still listens
