@@ -271,6 +271,8 @@ def _default_config() -> dict[str, Any]:
         "TWOFA_ENROLL_WITHIN_DAYS": _optional_float(os.environ.get("TWOFA_ENROLL_WITHIN_DAYS")),
         # "Remember this browser for N days" on the verify page; 0 turns it off.
         "TWOFA_REMEMBER_DAYS": int(os.environ.get("TWOFA_REMEMBER_DAYS") or 30),
+        # The 2FA pages in this app's own layout (templates/twofa_layout.html); 0: their built-in look.
+        "TWOFA_APP_LAYOUT": os.environ.get("TWOFA_APP_LAYOUT", "1") != "0",
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
@@ -285,7 +287,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :param config: overrides for the settings read from the environment
         (``SECRET_KEY``, ``USERS_DATABASE``, ``TWOFA_DATABASE_URL``, ``TWOFA_ISSUER``,
         ``TWOFA_CACHE_SECONDS``, ``TWOFA_INSTANT_INVALIDATION``, ``TWOFA_ENROLL_WITHIN_DAYS``,
-        ``TWOFA_REMEMBER_DAYS``, ``WTF_CSRF_ENABLED``...).
+        ``TWOFA_REMEMBER_DAYS``, ``TWOFA_APP_LAYOUT``, ``WTF_CSRF_ENABLED``...).
     """
     app = Flask(__name__)
     app.config.update(_default_config())
@@ -444,6 +446,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     # ----- Two-factor authentication -----------------------------------------
 
+    # The 2FA pages render inside templates/layout.html, like the app's own pages.
+    layout: dict[str, Any] = {}
+    if app.config["TWOFA_APP_LAYOUT"]:
+        layout = {"template_folder": os.path.join(app.root_path, "templates"), "base_template": "twofa_layout.html"}
     TwoFactor(
         app,
         store=SQLAlchemyStore(app.config["TWOFA_DATABASE_URL"]),
@@ -457,6 +463,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         home_url="/settings",
         login_url="/login",
         logout_url="/logout",
+        **layout,
     )  # app.extensions["twofa"] is the middleware
 
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from . import security_keys
 _ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 _MOUNT = re.compile(r"^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 _DAY = 86400
+_TEMPLATE_NAME = re.compile(r"(?!\.)(?!.*/\.)[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")  # no part starts with "."
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,12 @@ class Settings:
         request's scheme and Host (``http://localhost:PORT`` works for development).
     :param webauthn_challenge_seconds: how long a security-key ceremony's challenge
         (begin to finish) stays valid; single use either way.
+    :param template_folder: a directory of the app's templates, searched before the
+        built-in ones: a template of the same name (``verify.html``) replaces that one.
+    :param base_template: the name of the app's layout template (in
+        ``template_folder``) that the pages render inside, instead of the built-in
+        frame; it defines the blocks ``title`` and ``content`` and includes
+        ``twofa_head.html`` in its ``<head>``. Checked at start-up.
 
     Every field is checked at construction: a value out of its range raises
     ``ValueError`` naming the field and the range.
@@ -125,6 +133,8 @@ class Settings:
     webauthn_rp_id: str | None = None
     webauthn_origins: tuple[str, ...] = ()
     webauthn_challenge_seconds: int = 300
+    template_folder: str | os.PathLike[str] | None = None
+    base_template: str | None = None
 
     def label(self, user_id: str) -> str:
         """What people see for ``user_id``: :attr:`account_label`'s answer, else the id itself."""
@@ -152,6 +162,7 @@ class Settings:
         _check_paths(self)
         _check_hooks(self)
         _check_webauthn(self)
+        _check_templates(self)
 
 
 def _untyped(value: object) -> object:
@@ -256,3 +267,11 @@ def _check_webauthn(s: Settings) -> None:
         raise ValueError("webauthn_origins must be a tuple of origins such as ('https://app.example.com',)")
     security_keys.check_config(s.webauthn_rp_id, tuple(s.webauthn_origins))
     _number("webauthn_challenge_seconds", s.webauthn_challenge_seconds, 30, 600, " seconds")
+
+
+def _check_templates(s: Settings) -> None:
+    folder, base = _untyped(s.template_folder), _untyped(s.base_template)
+    if folder is not None and (not isinstance(folder, str | os.PathLike) or not os.path.isdir(folder)):
+        raise ValueError(f"template_folder must be an existing directory, not {folder!r}")
+    if base is not None and (not isinstance(base, str) or not _TEMPLATE_NAME.fullmatch(base)):
+        raise ValueError(f"base_template must be a template name such as 'layout.html', not {base!r}")

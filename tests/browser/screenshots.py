@@ -23,6 +23,7 @@ from .helpers import (
     Authenticator,
     add_security_key,
     code_field,
+    enroll,
     has_horizontal_scroll,
     launch,
     missing_parts,
@@ -51,29 +52,42 @@ def main(argv: list[str]) -> int:
         print("cannot take screenshots: " + "; ".join(missing), file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(
-            {
-                "USERS_DATABASE": f"{tmp}/users.db",
-                "TWOFA_DATABASE_URL": f"sqlite:///{tmp}/twofa.db",
-                "SECRET_KEY": SECRET_KEY,
-            }
-        )
-        url, server, thread = serve(app)
-        try:
-            with sync_playwright() as playwright:
-                browser = launch(playwright)
-                # localhost, not the IP: WebAuthn refuses IP addresses
-                local = url.replace("127.0.0.1", "localhost")
-                context = browser.new_context(base_url=local, viewport=WIDTH, accept_downloads=True)
-                page = context.new_page()
-                take(page, out)
-                browser.close()
-        finally:
-            server.shutdown()  # type: ignore[attr-defined]
-            thread.join(5)
-            app.extensions["twofa"].service.store.dispose()
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        # The pages' built-in look first, then one page in the example's own layout (Theming).
+        for app_layout, shoot in ((False, take), (True, take_app_layout)):
+            with tempfile.TemporaryDirectory() as tmp:
+                app = create_app(
+                    {
+                        "USERS_DATABASE": f"{tmp}/users.db",
+                        "TWOFA_DATABASE_URL": f"sqlite:///{tmp}/twofa.db",
+                        "SECRET_KEY": SECRET_KEY,
+                        "TWOFA_APP_LAYOUT": app_layout,
+                    }
+                )
+                url, server, thread = serve(app)
+                try:
+                    # localhost, not the IP: WebAuthn refuses IP addresses
+                    local = url.replace("127.0.0.1", "localhost")
+                    context = browser.new_context(base_url=local, viewport=WIDTH, accept_downloads=True)
+                    shoot(context.new_page(), out)
+                    context.close()
+                finally:
+                    server.shutdown()  # type: ignore[attr-defined]
+                    thread.join(5)
+                    app.extensions["twofa"].service.store.dispose()
+        browser.close()
     return 0
+
+
+def take_app_layout(page: Page, out: Path) -> None:
+    """The verify page inside the Flask example's own header, nav and stylesheet."""
+    register(page, "alice", PASSWORD)
+    enroll(page, PASSWORD)
+    sign_out(page)
+    sign_in(page, "alice", PASSWORD)
+    code_field(page).wait_for()
+    shot(page, out / "theming-app-layout.png")
 
 
 def take(page: Page, out: Path) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
@@ -17,6 +16,7 @@ from ..cookies import Cookies
 from ..errors import InvalidRequest, StoreUnavailable, TwoFactorError
 from ..identity import IdentifyFunc
 from ..service import TwoFactorService
+from . import theme
 from .api import Api
 from .authenticator_pages import AuthenticatorPages
 from .browser_pages import BrowserPages
@@ -42,10 +42,7 @@ class TwoFactorWeb:
         self.service = service
         self.cookies = cookies
         self.identify = identify
-        self.templates = Environment(
-            loader=PackageLoader("twofa_middleware.web", "templates"),
-            autoescape=select_autoescape(default=True),
-        )
+        self.templates = theme.environment(settings)
         api = Api(settings)
         self.urls = Urls(settings.mount, api.routes())
         self.templates.globals.update(template_globals(settings, self.urls))
