@@ -31,7 +31,13 @@ demo-pyramid: $(VENV)/.installed-demo
 demo-django: $(VENV)/.installed-demo
 	PORT=$(PORT) $(BIN)/python -m examples.django_app
 
-test: $(VENV)/.installed-test
+# axe-core for the accessibility tests, at the version in tests/browser/package-lock.json.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+	touch $@
+
+test: $(VENV)/.installed-test $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint findings fail: ruff over the whole tree, mypy --strict over src/ (both configured in pyproject.toml).
@@ -49,4 +55,4 @@ screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.browser.screenshots docs
 
 clean:
-	rm -rf $(VENV) *.egg-info src/*.egg-info build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tests/browser/node_modules *.egg-info src/*.egg-info build dist .pytest_cache .mypy_cache .ruff_cache
