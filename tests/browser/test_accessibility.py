@@ -404,6 +404,15 @@ def press_to(page: Page, target: Locator, key: str = "Tab", limit: int = 40) -> 
     raise AssertionError(f"{target} not reached with {limit} presses of {key}")
 
 
+def test_the_focus_check_finds_a_hidden_focus(open_context: Callable[..., BrowserContext]) -> None:
+    """The check itself can fail: a field whose focus ring is taken away is reported."""
+    page = open_context().new_page()
+    page.goto("/login")
+    page.get_by_label("Password").evaluate("el => { el.style.outline = 'none'; el.style.boxShadow = 'none'; }")
+    with pytest.raises(AssertionError, match="no visible focus"):
+        press_to(page, page.get_by_label("Password"))
+
+
 def test_the_whole_flow_by_keyboard_alone(open_context: Callable[..., BrowserContext]) -> None:
     """Create an account, set up 2FA, save the codes, sign out, sign in and verify: keys only."""
     page = open_context().new_page()
