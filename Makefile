@@ -31,7 +31,14 @@ demo-pyramid: $(VENV)/.installed-demo
 demo-django: $(VENV)/.installed-demo
 	PORT=$(PORT) $(BIN)/python -m examples.django_app
 
-test: $(VENV)/.installed-test
+# axe-core for the accessibility tests, at the version in tests/browser/package-lock.json.
+# Without npm those tests skip (and fail in CI), like the others whose parts are missing.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the accessibility tests will skip (apt-get install npm)"; fi
+
+test: $(VENV)/.installed-test $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint findings fail: ruff over the whole tree, mypy --strict over src/ (both configured in pyproject.toml).
@@ -49,4 +56,4 @@ screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.browser.screenshots docs
 
 clean:
-	rm -rf $(VENV) *.egg-info src/*.egg-info build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tests/browser/node_modules *.egg-info src/*.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

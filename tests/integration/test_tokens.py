@@ -176,7 +176,11 @@ def test_the_tokens_page_creates_shows_once_and_revokes(live_app):
     r = s.post(live_app.url + "/_2fa/tokens", data={**form, "password": PASSWORD})
     assert r.status_code == 200
     token = re.search(r'<code id="new-token">([^<]+)</code>', r.text).group(1)
-    assert '<button type="button" class="tf-button tf-js-only" data-copy-target="new-token" hidden>' in r.text
+    copy_button = (
+        '<button type="button" class="tf-button tf-js-only" data-copy-target="new-token"'
+        ' data-copy-status="token-copy-status" hidden>'
+    )
+    assert copy_button in r.text
     assert bearer(live_app.url, token, "/api/me").json() == {"user": "carol"}
 
     again = s.get(live_app.url + "/_2fa/tokens")

@@ -28,13 +28,17 @@
       });
     }
 
+    // The result goes to the button's role="status" element, so a screen reader announces it.
     document.querySelectorAll("[data-copy-target]").forEach(function (button) {
       var target = document.getElementById(button.getAttribute("data-copy-target"));
+      var said = document.getElementById(button.getAttribute("data-copy-status"));
       if (!target || !navigator.clipboard) return;
       button.hidden = false;
       button.addEventListener("click", function () {
         navigator.clipboard.writeText(target.textContent.trim()).then(function () {
-          button.textContent = "Copied";
+          if (said) said.textContent = "Copied";
+        }, function () {
+          if (said) said.textContent = "Copy failed: select the token and copy it by hand";
         });
       });
     });
