@@ -302,14 +302,14 @@ class TwoFactorService:
         passed = "verified" if method == "totp" else "recovery_code_used"
 
         def log(refused: TwoFactorError | None) -> list[tuple[str, str]]:
-            return [(passed, method)] if refused is None else _refusal_events(method, refused)
+            return [(passed, method)] if refused is None else self._refusal_events(method, refused)
 
         try:
             self.store.attempt(user_id, now, check, self._lock_seconds, log, ip)
         except TwoFactorError as exc:
             self._changed(user_id)
             if exc.attempt is not None:  # counted and logged in the attempt's transaction
-                for event, _detail in _refusal_events(method, exc):
+                for event, _detail in self._refusal_events(method, exc):
                     self._announce(user_id, event)
             elif not isinstance(exc, Throttled | NotEnabled):
                 self._refused(user_id, method, exc, ip)
@@ -370,8 +370,16 @@ class TwoFactorService:
 
     def _refused(self, user_id: str, method: str, exc: TwoFactorError, ip: str | None) -> None:
         """Log a refused code, and the lockout it started, each in a transaction of its own."""
-        for event, detail in _refusal_events(method, exc):
+        for event, detail in self._refusal_events(method, exc):
             self._event(user_id, event, detail, ip)
+
+    @staticmethod
+    def _refusal_events(method: str, refusal: TwoFactorError) -> list[tuple[str, str]]:
+        """The security-log rows ``(event, detail)`` of a refused code: the refusal, and the lockout it started."""
+        events = [("verify_failed", f"{method}: {refusal.code}")]
+        if refusal.attempt is not None and refusal.attempt.locked_until is not None:
+            events.append(("lockout", f"after {refusal.attempt.failures} failures"))
+        return events
 
     def _lock_seconds(self, failures: int) -> int:
         return throttle.lock_seconds(failures, self.settings)
@@ -583,14 +591,6 @@ class TwoFactorService:
         count = self.store.revoke_trusted_browsers(user_id, None, self.clock())
         if count:
             self._event(user_id, "browsers_forgotten", f"{count}: {reason}", ip)
-
-
-def _refusal_events(method: str, refusal: TwoFactorError) -> list[tuple[str, str]]:
-    """The security-log rows ``(event, detail)`` of a refused code: the refusal, and the lockout it started."""
-    events = [("verify_failed", f"{method}: {refusal.code}")]
-    if refusal.attempt is not None and refusal.attempt.locked_until is not None:
-        events.append(("lockout", f"after {refusal.attempt.failures} failures"))
-    return events
 
 
 def _telling(refusal: InvalidCode | CodeReused) -> int:

@@ -130,6 +130,16 @@ _FACTORS = (
     .where(Authenticator.user_id == bindparam("user_id"))
     .order_by(Authenticator.id)
 )
+# SQLite: the write lock is held from BEGIN IMMEDIATE on, so the user row and its factors
+# come in one read (PostgreSQL reads the factors after FOR UPDATE has the lock: a
+# joined read would see them as they were before it waited).
+_LOCK_USER_AND_FACTORS = (
+    select(*_LOCK_USER.selected_columns, *_FACTORS.selected_columns)
+    .select_from(TwoFactorUser)
+    .outerjoin(Authenticator, Authenticator.user_id == TwoFactorUser.user_id)
+    .where(TwoFactorUser.user_id == bindparam("user_id"))
+    .order_by(Authenticator.id)
+)
 _SPEND_RECOVERY_CODE = (
     update(RecoveryCode)
     .where(
@@ -582,19 +592,27 @@ class SQLAlchemyStore:
         transaction: one transaction, one commit, for the whole verification.
         """
         with self._core_tx() as conn:
-            row = conn.execute(
-                _LOCK_USER, {"user_id": user_id}
-            ).one_or_none()
-            # Read once the lock is held, so a factor removed meanwhile is gone.
-            factors = () if row is None else tuple(
-                LockedFactor(*f) for f in conn.execute(_FACTORS, {"user_id": user_id})
-            )
+            row, factors = self._locked_user(conn, user_id)
             if row is None or not factors:
                 raise NotEnabled()
             result, refused = self._judge(
                 conn, _LockedRow(conn, user_id, row, factors), now, check, lock_seconds, log, remote_addr
             )
         return _outcome(result, refused)
+
+    @staticmethod
+    def _locked_user(conn: Connection, user_id: str) -> tuple[Row[*tuple[Any, ...]] | None, tuple[LockedFactor, ...]]:
+        """The user row under the lock and the user's factors (none for an unknown user)."""
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(_LOCK_USER_AND_FACTORS, {"user_id": user_id}).all()
+            width = len(_FACTORS.selected_columns)
+            factors = tuple(LockedFactor(*r[-width:]) for r in rows if r.id is not None)
+            return (rows[0] if rows else None), factors
+        row = conn.execute(_LOCK_USER, {"user_id": user_id}).one_or_none()
+        if row is None:
+            return None, ()
+        # Read once the lock is held, so a factor removed meanwhile is gone.
+        return row, tuple(LockedFactor(*f) for f in conn.execute(_FACTORS, {"user_id": user_id}))
 
     def attempt_enrollment(
         self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int], started_after: float
