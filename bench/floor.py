@@ -85,11 +85,12 @@ _LOG = (
 )
 
 
-def _floor(store: SQLAlchemyStore, step_clock: Callable[[], tuple[str, float]]) -> tuple[Callable[[], None], Any]:
+def _floor(
+    store: SQLAlchemyStore, step_clock: Callable[[], tuple[str, float]], codes: pyotp.TOTP
+) -> tuple[Callable[[], None], Any]:
     dialect = store.engine.dialect.name
     raw = store.engine.raw_connection()
     fernet = Fernet(base64.urlsafe_b64encode(derive_key(apps.SECRET_KEY, "twofa.encryption")))
-    codes = pyotp.TOTP(apps.TOTP_SECRET)  # what the user's app shows (both sides compute it)
     lite = dialect == "sqlite"
 
     def sql(statement: str) -> str:
@@ -152,6 +153,7 @@ def pair(
         return user_id(k % USERS), start + 30 * k
 
     now = [start]
+    codes = pyotp.TOTP(apps.TOTP_SECRET)  # what the user's app shows: both sides compute it alike
     service = TwoFactorService(
         Settings(issuer="Bench"), KeyRing(apps.SECRET_KEY), store, lambda u, p: False, clock=lambda: now[0]
     )
@@ -159,10 +161,10 @@ def pair(
     def verify_once() -> None:
         user, at = step_clock()
         now[0] = at
-        if service.verify(user, apps.code_now(at)) != "totp":
+        if service.verify(user, codes.at(int(at))) != "totp":
             raise RuntimeError("verify: not a TOTP sign-in")
 
-    floor_once, raw = _floor(store, step_clock)
+    floor_once, raw = _floor(store, step_clock, codes)
 
     def close() -> None:
         raw.close()

@@ -178,12 +178,13 @@ def _writes(
             .where(Authenticator.id == bindparam("factor_id"), Authenticator.user_id == bindparam("owner"))
             .values(last_used_at=bindparam("now"), **({"sign_count": bindparam("count")} if sign_count else {}))
         )
-    if log_rows:
-        statements.append(insert(SecurityEvent).values([
-            {"user_id": bindparam("owner"), "event": bindparam(f"event{i}"), "detail": bindparam(f"detail{i}"),
-             "remote_addr": bindparam("ip"), "created_at": bindparam("now")}
-            for i in range(log_rows)
-        ]))
+    rows: list[dict[str, Any]] = [
+        {"user_id": bindparam("owner"), "event": bindparam(f"event{i}"), "detail": bindparam(f"detail{i}"),
+         "remote_addr": bindparam("ip"), "created_at": bindparam("now")}
+        for i in range(log_rows)
+    ]
+    if rows:  # one row as plain VALUES: SQLAlchemy caches its compiled form (a multi-row one it cannot)
+        statements.append(insert(SecurityEvent).values(rows[0] if len(rows) == 1 else rows))
     if not together or len(statements) == 1:
         return tuple(statements)
     *first, last = statements
