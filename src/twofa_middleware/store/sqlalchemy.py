@@ -70,7 +70,7 @@ def _busy_retry(statement: Callable[[], object], tries: int = 100) -> None:
 
 # ``PRAGMA synchronous`` levels a file database may use in WAL mode. OFF is not one:
 # with it a power loss may corrupt the file, not only lose the last transactions.
-SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
 
 
 def _sqlite_engine(url: str, engine_kwargs: dict[str, Any], synchronous: str) -> Engine:
@@ -297,7 +297,7 @@ class SQLAlchemyStore:
         is on disk before it returns: ``"FULL"`` (the default: every commit survives a
         power loss), ``"NORMAL"`` (faster: an application crash loses nothing, but a
         power loss or an OS crash may roll back the transactions committed since
-        the last checkpoint, such as a revoked token or a spent code) or ``"EXTRA"``.
+        the last checkpoint, such as a revoked token or a spent code). README "Performance".
     :param engine_kwargs: passed to :func:`sqlalchemy.create_engine`.
     """
 
