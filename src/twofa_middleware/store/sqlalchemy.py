@@ -195,7 +195,9 @@ def _writes(
 
 class _LockedRow:
     """The user row under lock, as :class:`LockedUser` describes: plain values read by
-    one Core SELECT, and the writes the check asks for, run on the same connection."""
+    one Core SELECT. What the check changes is noted here and written with the
+    attempt's other writes (:func:`_writes`), except a spent recovery code, whose
+    conditional UPDATE must answer at once."""
 
     def __init__(
         self, conn: Connection, user_id: str, row: Row[*tuple[Any, ...]], factors: tuple[LockedFactor, ...]
@@ -621,9 +623,7 @@ class SQLAlchemyStore:
         """As :meth:`attempt`, on the pending secret of a setup started after ``started_after``
         (a first factor, or one more): confirming a setup is throttled exactly like signing in."""
         with self._core_tx() as conn:
-            row = conn.execute(
-                _LOCK_USER, {"user_id": user_id}
-            ).one_or_none()
+            row = conn.execute(_LOCK_USER, {"user_id": user_id}).one_or_none()
             if row is None or row.pending_secret is None or (row.pending_since or 0) < started_after:
                 raise SetupExpired()
             pending = LockedFactor(0, "totp", row.pending_secret, None, None, 0)
@@ -640,9 +640,9 @@ class SQLAlchemyStore:
         log: AttemptLog | None = None,
         remote_addr: str | None = None,
     ) -> tuple[AttemptResult, InvalidCode | CodeReused | InvalidSecurityKey | None]:
-        """The locked row's lockout, the check, the failure count it leaves behind and the
-        log rows of the outcome: one UPDATE of the user row, one INSERT of the log. A
-        refusal is returned, not raised, so that the transaction commits its count."""
+        """The locked row's lockout, the check, and the writes of its outcome (:func:`_writes`):
+        the user row, the factor that passed, the log rows. A refusal is returned,
+        not raised, so that the transaction commits its count."""
         if locked.locked_until is not None and locked.locked_until > now:
             raise Throttled(int(locked.locked_until - now + 0.999))
         values: dict[str, Any]
