@@ -101,7 +101,9 @@ def _floor(
     def floor_once() -> None:
         user, now = step_clock()
         code = codes.at(int(now))
-        at = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
+        at: datetime | str = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
+        if lite:  # SQLite keeps times as text, in SQLAlchemy's format (as the store writes them)
+            at = at.strftime("%Y-%m-%d %H:%M:%S.%f")
         cursor = raw.cursor()
         try:
             if lite:  # pysqlite is in autocommit mode here (as the store sets it): BEGIN by hand
