@@ -176,19 +176,28 @@ class SecurityKeySteps:
             row.used(factor.id, now, count)
             return row.last_step
 
+        def log(refused: TwoFactorError | None) -> list[tuple[str, str]]:
+            """The outcome's log rows, written in the attempt's transaction."""
+            if refused is None:
+                return [("verified", KIND)]
+            events = []
+            if isinstance(refused, SecurityKeyCloned):
+                factor_id = used[0].id if used else 0
+                events.append(("webauthn_cloned", f"{factor_id} stored={refused.stored} received={refused.received}"))
+            reason = getattr(refused, "reason", refused.code)
+            return events + service._refusal_events(f"webauthn {reason}", refused)
+
         try:
-            service.store.attempt(user_id, now, check, service._lock_seconds)
+            service.store.attempt(user_id, now, check, service._lock_seconds, log, ip)
         except TwoFactorError as exc:
             service._changed(user_id, everywhere=service.locked_now(exc))
-            if isinstance(exc, SecurityKeyCloned):
-                factor_id = used[0].id if used else 0
-                service._event(
-                    user_id, "webauthn_cloned", f"{factor_id} stored={exc.stored} received={exc.received}", ip
-                )
-            if not isinstance(exc, Throttled | NotEnabled):
+            if exc.attempt is not None:  # counted and logged in the attempt's transaction
+                for event, _detail in log(exc):
+                    service._announce(user_id, event)
+            elif not isinstance(exc, Throttled | NotEnabled):
                 reason = getattr(exc, "reason", exc.code)
                 service._refused(user_id, f"webauthn {reason}", exc, ip)
             raise
         service._changed(user_id, everywhere=False)  # a signature count is in no cache
-        service._event(user_id, "verified", KIND, ip)
+        service._announce(user_id, "verified")
         return KIND

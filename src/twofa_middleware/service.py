@@ -313,20 +313,30 @@ class TwoFactorService:
     def verify(self, user_id: str, raw_code: object, ip: str | None = None) -> str:
         """Check a TOTP or recovery code; returns ``"totp"`` or ``"recovery"``.
 
-        Runs under the store's row lock, so a code or time step is spent once.
+        One store transaction under the user's row lock: a code or time step is
+        spent once, and the failure count and the security-log row of the outcome
+        are written with it (the notify hook hears of it once committed).
         """
         now = self.clock()
         method, check = self._code_check(user_id, raw_code, now)
+        passed = "verified" if method == "totp" else "recovery_code_used"
+
+        def log(refused: TwoFactorError | None) -> list[tuple[str, str]]:
+            return [(passed, method)] if refused is None else self._refusal_events(method, refused)
+
         try:
-            self.store.attempt(user_id, now, check, self._lock_seconds)
+            self.store.attempt(user_id, now, check, self._lock_seconds, log, ip)
         except TwoFactorError as exc:
             self._changed(user_id, everywhere=self.locked_now(exc))
-            if not isinstance(exc, Throttled | NotEnabled):
+            if exc.attempt is not None:  # counted and logged in the attempt's transaction
+                for event, _detail in self._refusal_events(method, exc):
+                    self._announce(user_id, event)
+            elif not isinstance(exc, Throttled | NotEnabled):
                 self._refused(user_id, method, exc, ip)
             raise
         # A spent time step or a reset failure count is in no cache; a spent recovery code is.
         self._changed(user_id, everywhere=method == "recovery")
-        self._event(user_id, "verified" if method == "totp" else "recovery_code_used", method, ip)
+        self._announce(user_id, passed)
         if method == "recovery":  # the phone may be lost or stolen: no browser skips the code any more
             self._end_trust(user_id, "recovery code used", ip)
         return method
@@ -380,10 +390,17 @@ class TwoFactorService:
         return matched[1]
 
     def _refused(self, user_id: str, method: str, exc: TwoFactorError, ip: str | None) -> None:
-        """Log a refused code, and the lockout it started."""
-        self._event(user_id, "verify_failed", f"{method}: {exc.code}", ip)
-        if exc.attempt is not None and exc.attempt.locked_until is not None:
-            self._event(user_id, "lockout", f"after {exc.attempt.failures} failures", ip)
+        """Log a refused code, and the lockout it started, each in a transaction of its own."""
+        for event, detail in self._refusal_events(method, exc):
+            self._event(user_id, event, detail, ip)
+
+    @staticmethod
+    def _refusal_events(method: str, refusal: TwoFactorError) -> list[tuple[str, str]]:
+        """The security-log rows ``(event, detail)`` of a refused code: the refusal, and the lockout it started."""
+        events = [("verify_failed", f"{method}: {refusal.code}")]
+        if TwoFactorService.locked_now(refusal):
+            events.append(("lockout", f"after {refusal.attempt.failures} failures"))
+        return events
 
     @staticmethod
     def locked_now(refusal: TwoFactorError) -> bool:

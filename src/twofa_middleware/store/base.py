@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ..invalidation import ChangeFeed
 
+from ..errors import TwoFactorError
+
 
 @dataclass(frozen=True, slots=True)
 class UserState:
@@ -157,6 +159,10 @@ class LockedUser(Protocol):
 
 Check = Callable[[LockedUser], int]
 
+# The security-log rows ``(event, detail)`` of an attempt's outcome: called in the
+# attempt's transaction with the refusal (its ``attempt`` set), or None when it passed.
+AttemptLog = Callable[[TwoFactorError | None], list[tuple[str, str]]]
+
 
 class Store(Protocol):
     """The persistence the middleware needs. Every method is one transaction."""
@@ -178,7 +184,8 @@ class Store(Protocol):
     def raise_last_step(self, user_id: str, step: int) -> None: ...
     def disable(self, user_id: str, now: float) -> bool: ...
     def attempt(
-        self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]
+        self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int],
+        log: AttemptLog | None = None, remote_addr: str | None = None,
     ) -> AttemptResult: ...
     def attempt_enrollment(
         self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int], started_after: float

@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Executable, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -39,6 +40,7 @@ from ..errors import (
 from .base import (
     DEFAULT_NAMES,
     DISABLED,
+    AttemptLog,
     AttemptResult,
     AuthenticatorRecord,
     Check,
@@ -67,7 +69,12 @@ def _busy_retry(statement: Callable[[], object], tries: int = 100) -> None:
             time.sleep(0.05)
 
 
-def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
+# ``PRAGMA synchronous`` levels a file database may use in WAL mode. OFF is not one:
+# with it a power loss may corrupt the file, not only lose the last transactions.
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def _sqlite_engine(url: str, engine_kwargs: dict[str, Any], synchronous: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": 30},
@@ -87,6 +94,7 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if not memory:
             _busy_retry(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
+            cursor.execute(f"PRAGMA synchronous={synchronous}")  # one of SQLITE_SYNCHRONOUS, checked
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -96,45 +104,131 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any]) -> Engine:
     return engine
 
 
-class _LockedRow:
-    """The user row under lock, as :class:`LockedUser` describes."""
+# The verification's statements, built once: each attempt only binds values
+# (building a statement per call costs more than SQLite takes to run it).
+_LOCK_USER = (
+    select(
+        TwoFactorUser.last_step,
+        TwoFactorUser.failures,
+        TwoFactorUser.locked_until,
+        TwoFactorUser.challenge,
+        TwoFactorUser.challenge_until,
+        TwoFactorUser.pending_secret,
+        TwoFactorUser.pending_since,
+    )
+    .where(TwoFactorUser.user_id == bindparam("user_id"))
+    .with_for_update()
+)
+_FACTORS = (
+    select(
+        Authenticator.id,
+        Authenticator.kind,
+        Authenticator.secret,
+        Authenticator.credential_id,
+        Authenticator.public_key,
+        Authenticator.sign_count,
+    )
+    .where(Authenticator.user_id == bindparam("user_id"))
+    .order_by(Authenticator.id)
+)
+# SQLite: the write lock is held from BEGIN IMMEDIATE on, so the user row and its factors
+# come in one read (PostgreSQL reads the factors after FOR UPDATE has the lock: a
+# joined read would see them as they were before it waited).
+_LOCK_USER_AND_FACTORS = (
+    select(*_LOCK_USER.selected_columns, *_FACTORS.selected_columns)
+    .select_from(TwoFactorUser)
+    .outerjoin(Authenticator, Authenticator.user_id == TwoFactorUser.user_id)
+    .where(TwoFactorUser.user_id == bindparam("user_id"))
+    .order_by(Authenticator.id)
+)
+_SPEND_RECOVERY_CODE = (
+    update(RecoveryCode)
+    .where(
+        RecoveryCode.id
+        == select(RecoveryCode.id)
+        .where(
+            RecoveryCode.user_id == bindparam("owner"),
+            RecoveryCode.code_hash.in_(bindparam("hashes", expanding=True)),
+            RecoveryCode.used_at.is_(None),
+        )
+        .limit(1)
+        .scalar_subquery(),
+        RecoveryCode.used_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+)
 
-    def __init__(self, session: Session, row: TwoFactorUser, factors: tuple[LockedFactor, ...]) -> None:
-        self._session = session
-        self._row = row
-        self.user_id = row.user_id
-        self.last_step = row.last_step
+
+@lru_cache(maxsize=64)
+def _writes(
+    user_columns: tuple[str, ...], factor: bool, sign_count: bool, log_rows: int, together: bool
+) -> tuple[Executable, ...]:
+    """The attempt's writes, built once per shape: the user row's ``user_columns``, the
+    factor that passed (its last use, and a security key's counter), ``log_rows`` rows
+    of the security log. ``together`` (PostgreSQL): one statement, the updates as
+    data-modifying CTEs, so the writes cost one round trip. Binds: ``owner``, ``now``,
+    ``ip``, ``user_<column>``, ``factor_id``, ``count``, ``event<i>``, ``detail<i>``."""
+    statements: list[Any] = [
+        update(TwoFactorUser)
+        .where(TwoFactorUser.user_id == bindparam("owner"))
+        .values({column: bindparam(f"user_{column}") for column in user_columns})
+    ]
+    if factor:
+        statements.append(
+            update(Authenticator)
+            .where(Authenticator.id == bindparam("factor_id"), Authenticator.user_id == bindparam("owner"))
+            .values(last_used_at=bindparam("now"), **({"sign_count": bindparam("count")} if sign_count else {}))
+        )
+    rows: list[dict[str, Any]] = [
+        {"user_id": bindparam("owner"), "event": bindparam(f"event{i}"), "detail": bindparam(f"detail{i}"),
+         "remote_addr": bindparam("ip"), "created_at": bindparam("now")}
+        for i in range(log_rows)
+    ]
+    if rows:  # one row as plain VALUES: SQLAlchemy caches its compiled form (a multi-row one it cannot)
+        statements.append(insert(SecurityEvent).values(rows[0] if len(rows) == 1 else rows))
+    if not together or len(statements) == 1:
+        return tuple(statements)
+    *first, last = statements
+    for i, statement in enumerate(first):
+        last = last.add_cte(statement.cte(f"write{i}"))
+    return (last,)
+
+
+class _LockedRow:
+    """The user row under lock, as :class:`LockedUser` describes: plain values read by
+    one Core SELECT. What the check changes is noted here and written with the
+    attempt's other writes (:func:`_writes`), except a spent recovery code, whose
+    conditional UPDATE must answer at once."""
+
+    def __init__(
+        self, conn: Connection, user_id: str, row: Row[*tuple[Any, ...]], factors: tuple[LockedFactor, ...]
+    ) -> None:
+        self._conn = conn
+        self.user_id = user_id
+        self.last_step: int = row.last_step
+        self.failures: int = row.failures
+        self.locked_until: float | None = row.locked_until
+        self._challenge: tuple[str | None, float | None] = (row.challenge, row.challenge_until)
+        self.challenge_taken = False
         self.factors = factors
+        self.passed: tuple[int, int | None] | None = None  # (factor id, new signature counter)
 
     def used(self, factor_id: int, now: float, sign_count: int | None = None) -> None:
-        values: dict[str, Any] = {"last_used_at": now}
-        if sign_count is not None:
-            values["sign_count"] = sign_count
-        self._session.execute(
-            update(Authenticator)
-            .where(Authenticator.id == factor_id, Authenticator.user_id == self.user_id)
-            .values(**values)
-        )
+        """Written with the attempt's other writes, at its end (``now`` is the attempt's)."""
+        self.passed = (factor_id, sign_count)
 
     def take_challenge(self, now: float) -> str | None:
-        return _take_challenge(self._row, now)
+        """Cleared by the attempt's one UPDATE of the user row, whatever the check decides."""
+        value, until = self._challenge
+        self._challenge = (None, None)
+        self.challenge_taken = True
+        return value if value is not None and until is not None and until > now else None
 
     def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
-        code_id = self._session.scalar(
-            select(RecoveryCode.id).where(
-                RecoveryCode.user_id == self.user_id,
-                RecoveryCode.code_hash.in_(code_hashes),
-                RecoveryCode.used_at.is_(None),
-            )
+        """One conditional UPDATE: of two concurrent uses of one code, one wins."""
+        result = self._conn.execute(
+            _SPEND_RECOVERY_CODE, {"owner": self.user_id, "hashes": code_hashes, "now": now}
         )
-        if code_id is None:
-            return False
-        # An UPDATE's result is a CursorResult; Session.execute is typed as returning any Result.
-        result = cast("CursorResult[Any]", self._session.execute(
-            update(RecoveryCode)
-            .where(RecoveryCode.id == code_id, RecoveryCode.used_at.is_(None))
-            .values(used_at=now)
-        ))
         return result.rowcount == 1
 
 
@@ -160,7 +254,6 @@ def _take_challenge(row: TwoFactorUser, now: float) -> str | None:
 def _outcome(result: AttemptResult, refused: InvalidCode | CodeReused | InvalidSecurityKey | None) -> AttemptResult:
     """Raise a refused code, after its transaction counted the failure, with what it did."""
     if refused is not None:
-        refused.attempt = result
         raise refused
     return result
 
@@ -203,13 +296,27 @@ class SQLAlchemyStore:
         the newest migration, as ``twofa db upgrade`` does (safe when several
         instances start at once). Pass False when deployments run
         ``twofa db upgrade`` themselves.
+    :param sqlite_synchronous: for a SQLite file (always in WAL mode), how far a commit
+        is on disk before it returns: ``"FULL"`` (the default: every commit survives a
+        power loss), ``"NORMAL"`` (faster: an application crash loses nothing, but a
+        power loss or an OS crash may roll back the transactions committed since
+        the last checkpoint, such as a revoked token or a spent code). README "Performance".
     :param engine_kwargs: passed to :func:`sqlalchemy.create_engine`.
     """
 
-    def __init__(self, url: str = "sqlite:///twofa.db", *, create_schema: bool = True, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str = "sqlite:///twofa.db",
+        *,
+        create_schema: bool = True,
+        sqlite_synchronous: str = "FULL",
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = url
+        if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         if url.startswith("sqlite"):
-            self.engine = _sqlite_engine(url, engine_kwargs)
+            self.engine = _sqlite_engine(url, engine_kwargs, sqlite_synchronous)
         else:
             kwargs: dict[str, Any] = {
                 "pool_pre_ping": True,
@@ -259,6 +366,22 @@ class SQLAlchemyStore:
         except DataError as exc:
             # A value the database refuses (too long, out of range): the request's
             # fault, not an outage. Input checks should catch these first.
+            raise InvalidRequest("A value in the request is too long or out of range.") from exc
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise StoreUnavailable() from exc
+
+    @contextmanager
+    def _core_tx(self) -> Iterator[Connection]:
+        """As :meth:`_tx`, on a bare connection: SQLAlchemy Core only, no ORM session
+        to set up or flush (the verification's hot path)."""
+        if not self._schema_ready:
+            with self._schema_lock:
+                if not self._schema_ready:
+                    self.create_schema()
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DataError as exc:
             raise InvalidRequest("A value in the request is too long or out of range.") from exc
         except (DBAPIError, SQLAlchemyError) as exc:
             raise StoreUnavailable() from exc
@@ -457,72 +580,104 @@ class SQLAlchemyStore:
 
     # -- verification --------------------------------------------------------
 
-    def attempt(self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int]) -> AttemptResult:
-        """Run ``check`` on the enabled secret under the row lock; count a failure or reset the count.
+    def attempt(
+        self,
+        user_id: str,
+        now: float,
+        check: Check,
+        lock_seconds: Callable[[int], int],
+        log: AttemptLog | None = None,
+        remote_addr: str | None = None,
+    ) -> AttemptResult:
+        """Run ``check`` on the user's factors under the row lock; count a failure or reset the count.
 
-        ``check`` returns the accepted time step, or raises InvalidCode/CodeReused,
-        which is raised again, once the failure is counted, with ``attempt`` set.
+        ``check`` returns the accepted time step, or raises InvalidCode/CodeReused/InvalidSecurityKey,
+        which is raised again, once the failure is counted, with ``attempt`` set. The
+        security-log rows ``log`` names for the outcome are written in the same
+        transaction: one transaction, one commit, for the whole verification.
         """
-        with self._tx() as s:
-            row = s.get(TwoFactorUser, user_id, with_for_update=True)
-            factors = () if row is None else self._factors(s, user_id)
+        with self._core_tx() as conn:
+            row, factors = self._locked_user(conn, user_id)
             if row is None or not factors:
                 raise NotEnabled()
-            result, refused = self._judge(s, row, factors, now, check, lock_seconds)
+            result, refused = self._judge(
+                conn, _LockedRow(conn, user_id, row, factors), now, check, lock_seconds, log, remote_addr
+            )
         return _outcome(result, refused)
 
     @staticmethod
-    def _factors(s: Session, user_id: str) -> tuple[LockedFactor, ...]:
-        rows = s.execute(
-            select(
-                Authenticator.id,
-                Authenticator.kind,
-                Authenticator.secret,
-                Authenticator.credential_id,
-                Authenticator.public_key,
-                Authenticator.sign_count,
-            )
-            .where(Authenticator.user_id == user_id)
-            .order_by(Authenticator.id)
-        ).all()
-        return tuple(LockedFactor(*r) for r in rows)
+    def _locked_user(conn: Connection, user_id: str) -> tuple[Row[*tuple[Any, ...]] | None, tuple[LockedFactor, ...]]:
+        """The user row under the lock and the user's factors (none for an unknown user)."""
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(_LOCK_USER_AND_FACTORS, {"user_id": user_id}).all()
+            width = len(_FACTORS.selected_columns)
+            factors = tuple(LockedFactor(*r[-width:]) for r in rows if r.id is not None)
+            return (rows[0] if rows else None), factors
+        row = conn.execute(_LOCK_USER, {"user_id": user_id}).one_or_none()
+        if row is None:
+            return None, ()
+        # Read once the lock is held, so a factor removed meanwhile is gone.
+        return row, tuple(LockedFactor(*f) for f in conn.execute(_FACTORS, {"user_id": user_id}))
 
     def attempt_enrollment(
         self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int], started_after: float
     ) -> AttemptResult:
         """As :meth:`attempt`, on the pending secret of a setup started after ``started_after``
         (a first factor, or one more): confirming a setup is throttled exactly like signing in."""
-        with self._tx() as s:
-            row = s.get(TwoFactorUser, user_id, with_for_update=True)
+        with self._core_tx() as conn:
+            row = conn.execute(_LOCK_USER, {"user_id": user_id}).one_or_none()
             if row is None or row.pending_secret is None or (row.pending_since or 0) < started_after:
                 raise SetupExpired()
             pending = LockedFactor(0, "totp", row.pending_secret, None, None, 0)
-            result, refused = self._judge(s, row, (pending,), now, check, lock_seconds)
+            result, refused = self._judge(conn, _LockedRow(conn, user_id, row, (pending,)), now, check, lock_seconds)
         return _outcome(result, refused)
 
     @staticmethod
     def _judge(
-        s: Session,
-        row: TwoFactorUser,
-        factors: tuple[LockedFactor, ...],
+        conn: Connection,
+        locked: _LockedRow,
         now: float,
         check: Check,
         lock_seconds: Callable[[int], int],
+        log: AttemptLog | None = None,
+        remote_addr: str | None = None,
     ) -> tuple[AttemptResult, InvalidCode | CodeReused | InvalidSecurityKey | None]:
-        """The locked row's lockout, the check, and the failure count it leaves behind."""
-        if row.locked_until is not None and row.locked_until > now:
-            raise Throttled(int(row.locked_until - now + 0.999))
+        """The locked row's lockout, the check, and the writes of its outcome (:func:`_writes`):
+        the user row, the factor that passed, the log rows. A refusal is returned,
+        not raised, so that the transaction commits its count."""
+        if locked.locked_until is not None and locked.locked_until > now:
+            raise Throttled(int(locked.locked_until - now + 0.999))
+        values: dict[str, Any]
+        refused: InvalidCode | CodeReused | InvalidSecurityKey | None = None
         try:
-            step = check(_LockedRow(s, row, factors))
+            step = check(locked)
         except (InvalidCode, CodeReused, InvalidSecurityKey) as exc:
-            row.failures += 1
-            seconds = lock_seconds(row.failures)
-            row.locked_until = now + seconds if seconds else None
-            return AttemptResult(failures=row.failures, locked_until=row.locked_until), exc
-        row.last_step = max(row.last_step, step)
-        row.failures = 0
-        row.locked_until = None
-        return AttemptResult(failures=0, locked_until=None), None
+            refused = exc
+            failures = locked.failures + 1
+            seconds = lock_seconds(failures)
+            result = AttemptResult(failures=failures, locked_until=now + seconds if seconds else None)
+            values = {"failures": result.failures, "locked_until": result.locked_until}
+        else:
+            result = AttemptResult(failures=0, locked_until=None)
+            values = {"last_step": max(locked.last_step, step), "failures": 0, "locked_until": None}
+        if locked.challenge_taken:
+            values.update(challenge=None, challenge_until=None)
+        if refused is not None:
+            refused.attempt = result
+        events = [] if log is None else log(refused)
+        # A refused check may still have named a factor: its use is not stamped.
+        passed = locked.passed if refused is None else None
+        params: dict[str, Any] = {"owner": locked.user_id, "now": now, "ip": remote_addr}
+        params.update({f"user_{column}": value for column, value in values.items()})
+        if passed is not None:
+            params.update(factor_id=passed[0], count=passed[1])
+        for i, (name, detail) in enumerate(events):
+            params.update({f"event{i}": name, f"detail{i}": detail[:255]})
+        shape = (tuple(values), passed is not None, passed is not None and passed[1] is not None, len(events),
+                 conn.dialect.name == "postgresql")
+        for statement in _writes(*shape):
+            conn.execute(statement, params)
+        return result, refused
 
     # -- recovery codes ------------------------------------------------------
 
