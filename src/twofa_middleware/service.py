@@ -398,7 +398,7 @@ class TwoFactorService:
     def _refusal_events(method: str, refusal: TwoFactorError) -> list[tuple[str, str]]:
         """The security-log rows ``(event, detail)`` of a refused code: the refusal, and the lockout it started."""
         events = [("verify_failed", f"{method}: {refusal.code}")]
-        if TwoFactorService.locked_now(refusal):
+        if refusal.attempt is not None and refusal.attempt.locked_until is not None:
             events.append(("lockout", f"after {refusal.attempt.failures} failures"))
         return events
 
