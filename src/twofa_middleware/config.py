@@ -84,6 +84,11 @@ class Settings:
         request's scheme and Host (``http://localhost:PORT`` works for development).
     :param webauthn_challenge_seconds: how long a security-key ceremony's challenge
         (begin to finish) stays valid; single use either way.
+    :param locale: ``locale(environ) -> str | None``: the language the app has
+        chosen for this request's user (``"de"``, ``"pt-BR"``, ``"zh_Hans"``); a
+        language the middleware does not ship, or None, falls back to the
+        ``Accept-Language`` header, then English. Called for each 2FA page and
+        refusal (not for requests that pass): keep it cheap.
 
     Every field is checked at construction: a value out of its range raises
     ``ValueError`` naming the field and the range.
@@ -120,6 +125,7 @@ class Settings:
     webauthn_rp_id: str | None = None
     webauthn_origins: tuple[str, ...] = ()
     webauthn_challenge_seconds: int = 300
+    locale: Callable[[dict[str, Any]], str | None] | None = field(default=None, compare=False)
 
     def label(self, user_id: str) -> str:
         """What people see for ``user_id``: :attr:`account_label`'s answer, else the id itself."""
@@ -235,7 +241,7 @@ def _check_paths(s: Settings) -> None:
 
 
 def _check_hooks(s: Settings) -> None:
-    for name in ("require_enrollment", "enroll_by", "sign_out", "account_label"):
+    for name in ("require_enrollment", "enroll_by", "sign_out", "account_label", "locale"):
         hook = getattr(s, name)
         if hook is not None and not callable(hook):
             raise ValueError(f"{name} must be a function or None")

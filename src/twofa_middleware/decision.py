@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from .errors import InvalidToken, StoreUnavailable
+from .i18n import N_
 from .identity import Identity, TwoFactorInfo
 from .store.base import TokenRecord, TrustedBrowserRecord, UserState
 from .tokens import path_allowed
@@ -91,7 +92,8 @@ class Challenge:
 
 @dataclass(slots=True)
 class Refuse:
-    """Answer ``status`` with the stable ``code``; the app is not reached."""
+    """Answer ``status`` with the stable ``code``; the app is not reached. ``message`` is an
+    English msgid, translated when the answer is made."""
 
     status: int
     code: str
@@ -128,7 +130,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if _has_dot_segment(facts.path):
         # Exempt paths and token scopes are prefixes of the path as sent; a router
         # that resolves dot segments (Pyramid's traversal) would serve another one.
-        return Refuse(400, "ambiguous_request", "The path has '.' or '..' segments.")
+        return Refuse(400, "ambiguous_request", N_("The path has '.' or '..' segments."))
     if facts.store_down:
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if facts.token_refused is not None:

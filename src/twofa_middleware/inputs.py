@@ -14,6 +14,7 @@ import unicodedata
 from typing import Any
 
 from .errors import InvalidRequest
+from .i18n import N_
 
 MAX_TEXT = 1024
 
@@ -57,7 +58,7 @@ def check_json(value: Any) -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidRequest("The body has text that is not valid Unicode.") from None
+            raise InvalidRequest(N_("The body has text that is not valid Unicode.")) from None
     elif isinstance(value, dict):
         for key, item in value.items():
             check_json(key)

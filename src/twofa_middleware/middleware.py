@@ -21,7 +21,7 @@ from .pass_cache import PassCache
 from .service import TwoFactorService
 from .store.base import Store, TokenRecord, TrustedBrowserRecord
 from .web.app import TwoFactorWeb
-from .web.http import error_json, secure
+from .web.http import error_json, secure, with_language
 
 log = logging.getLogger("twofa_middleware")
 
@@ -277,7 +277,10 @@ class TwoFactorMiddleware:
             return secure(self.web.challenge(environ))
         if decision.status == 503:
             return self.web.error_response(environ, StoreUnavailable())
-        response = error_json(decision.code, decision.message, decision.status)
+        language = self.web.language(environ)
+        response = with_language(
+            error_json(decision.code, language.gettext(decision.message), decision.status), language.tag
+        )
         if decision.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response

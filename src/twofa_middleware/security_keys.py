@@ -77,6 +77,7 @@ from webauthn.helpers.structs import (
 
 from .crypto import KeyRing
 from .errors import InvalidRequest, InvalidSecurityKey, SecurityKeyCloned
+from .i18n import N_
 from .inputs import text
 
 CHALLENGE_BYTES = 32
@@ -379,7 +380,7 @@ def check_challenge_state(
         if not ok:
             raise InvalidSecurityKey(reason)
     if not now < state.expires_at:
-        raise InvalidSecurityKey("expired", "The security key request has expired. Try again.")
+        raise InvalidSecurityKey("expired", N_("The security key request has expired. Try again."))
 
 
 # -- options ------------------------------------------------------------------------------
