@@ -101,7 +101,9 @@ class TwoFactorWeb:
             response = self.error_response(environ, exc, language)
         except HTTPException as exc:
             response = self.http_error(environ, exc, language)
-        return with_language(secure(response), language.tag)(environ, start_response)
+        if response.mimetype not in _STATIC_TYPES.values():  # a script or style sheet is the same in every language
+            response = with_language(response, language.tag)
+        return secure(response)(environ, start_response)
 
     def language(self, environ: dict[str, Any]) -> Language:
         """This request's language: the app's ``locale(environ)``, else ``Accept-Language``, else English."""
