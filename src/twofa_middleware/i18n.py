@@ -13,6 +13,7 @@ import gettext as _gettext
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from importlib import resources
 from io import BytesIO
@@ -109,7 +110,7 @@ class Language:
     def translations(self) -> _gettext.NullTranslations:
         return catalog(self.name)
 
-    @property
+    @cached_property
     def locale(self) -> Locale:
         return Locale.parse(self.name)
 
@@ -133,10 +134,11 @@ class Language:
         return self.gettext(text)
 
     def datetime(self, ts: float | None) -> str | None:
-        """A moment as this language writes it (UTC, the pages' one zone), or None."""
+        """A moment as this language writes it, or None. In UTC, the pages' one zone, and saying
+        so (Babel's long format names the zone): the server does not know the reader's."""
         if ts is None:
             return None
-        return format_datetime(datetime.fromtimestamp(ts, UTC), "medium", tzinfo=UTC, locale=self.locale)
+        return str(format_datetime(datetime.fromtimestamp(ts, UTC), "long", tzinfo=UTC, locale=self.locale))
 
     def number(self, value: float) -> str:
         """A count as this language writes it (``1.234`` in German)."""

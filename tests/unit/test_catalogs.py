@@ -351,3 +351,11 @@ def test_the_scripts_words_come_from_the_page(pages: tuple[Language, dict[str, T
         source = (PACKAGE / "web" / "static" / script).read_text()
         code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
         assert not re.search(r'"[A-Z][a-z]+ [a-z]+[^"]*\."', code), f"{script} has a sentence of its own"
+
+
+def test_the_style_sheet_mirrors_for_right_to_left_languages() -> None:
+    """Logical properties only (``margin-inline-start``, ``text-align: start``): with
+    ``dir="rtl"`` the whole layout mirrors, with nothing written for one direction."""
+    css = (PACKAGE / "web" / "static" / "twofa.css").read_text()
+    physical = re.findall(r"[\w-]*(?:left|right)[\w-]*\s*:|:\s*(?:left|right)\b", css)
+    assert not physical, f"physical directions in twofa.css: {physical}"
