@@ -184,7 +184,7 @@ def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision
         return Refuse(401, InvalidToken.code, InvalidToken.message)
     owes = facts.state is None or not facts.state.enabled
     if facts.enrollment_required and owes and not _in_grace(facts):
-        return Refuse(403, "two_factor_enrollment_required", "Set up two-factor authentication first.")
+        return Refuse(403, "two_factor_enrollment_required", N_("Set up two-factor authentication first."))
     return Pass(facts.token_info or token_info(record, policy.urls))
 
 

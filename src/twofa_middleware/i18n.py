@@ -13,8 +13,8 @@ import gettext as _gettext
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import resources
 from io import BytesIO
 from typing import Any

@@ -16,6 +16,7 @@ from .cookies import Cookies, is_https
 from .crypto import KeyRing, SecretKey
 from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide, token_info
 from .errors import InvalidToken, StoreUnavailable
+from .i18n import N_
 from .identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
 from .pass_cache import PassCache
 from .service import TwoFactorService
@@ -163,7 +164,7 @@ class TwoFactorMiddleware:
         info = environ.get("twofa")
         if not isinstance(info, TwoFactorInfo):
             log.error("twofa: the in-app guard ran on a request the middleware never saw; refused")
-            return Refuse(500, "two_factor_not_installed", "Two-factor authentication is not set up correctly.")
+            return Refuse(500, "two_factor_not_installed", N_("Two-factor authentication is not set up correctly."))
         if identity is None or identity.user_id == info.user_id:
             # Nobody, as the app sees it, is never a bypass: the app serves no one's data.
             return Pass(info)

@@ -70,7 +70,7 @@ class SecurityKeySteps:
         service = self.service
         if not session_key:  # nothing to bind the ceremony to; such a sign-in is never verified anyway
             raise InvalidSecurityKey(
-                "no_session", "Security keys need the application's sign-in session. Sign in again."
+                "no_session", N_("Security keys need the application's sign-in session. Sign in again.")
             )
         state = sk.new_challenge_state(
             challenge, user_id=user_id, session_key=session_key, purpose=purpose, now=service.clock(),

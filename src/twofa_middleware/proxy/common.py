@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from .. import languages
 from ..errors import TwoFactorError
-from ..i18n import N_
+from ..i18n import N_, Text
 from ..web.http import error_json, secure, wants_json, with_language
 
 
@@ -29,12 +29,12 @@ class UpstreamTimeout(UpstreamUnavailable):
     message = N_("The application took too long to answer. Try again in a moment.")
 
 
-def error(environ: dict[str, Any], status: int, code: str, message: str) -> Response:
+def error(environ: dict[str, Any], status: int, code: str, text: str | Text) -> Response:
     """The one error answer of the proxy modules, with the security headers: JSON for
-    scripts and API calls, plain text for a page navigation; ``message`` (an English
-    msgid) in the language ``Accept-Language`` asks for."""
+    scripts and API calls, plain text for a page navigation; ``text`` (a marked msgid
+    or an error's :attr:`~TwoFactorError.text`) in the language ``Accept-Language`` asks for."""
     language = languages.for_request(environ)
-    message = language.gettext(message)
+    message = language.text(text)
     if wants_json(environ):
         response = error_json(code, message, status)
     else:

@@ -87,7 +87,7 @@ class ForwardAuth:
         try:
             return app(environ, start_response)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
-            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.text)(environ, start_response)
 
     def _target(self, environ: dict[str, Any]) -> tuple[str, str]:
         """``(path, query)`` of the request to judge, exactly as the app will get it, or :class:`_Refused`."""
