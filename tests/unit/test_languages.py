@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from twofa_middleware import Settings, event_label, languages
 from twofa_middleware.errors import InvalidCode, Throttled
@@ -38,6 +40,14 @@ def test_english_is_always_shipped_and_every_name_is_a_catalog_folder() -> None:
 )
 def test_accept_language_negotiation(header: str, expected: str | None) -> None:
     assert languages.from_header(header) == expected
+
+
+@given(st.text(max_size=300) | st.lists(st.from_regex(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8}){0,2}(;q=[0-9.]{1,5})?",
+                                                     fullmatch=True), max_size=8).map(", ".join))
+def test_any_header_gives_a_shipped_language_or_none(header: str) -> None:
+    chosen = languages.from_header(header)
+    assert chosen is None or chosen in SHIPPED
+    assert languages.for_request({"HTTP_ACCEPT_LANGUAGE": header}).name in SHIPPED
 
 
 def test_region_and_script_variants_meet_their_catalogs(monkeypatch: pytest.MonkeyPatch) -> None:
