@@ -45,7 +45,8 @@ lint: $(VENV)/.installed-test
 LOCALE := src/twofa_middleware/locale
 messages: $(VENV)/.installed-test
 	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k Nn_:1,2 --no-location --sort-output \
-		--add-comments=Translators: --project=twofa-middleware -o $(LOCALE)/twofa.pot src/twofa_middleware
+		--add-comments=Translators: --project=twofa-middleware \
+		--copyright-holder="the twofa-middleware authors" -o $(LOCALE)/twofa.pot src/twofa_middleware
 	$(BIN)/pybabel -q update -D twofa -i $(LOCALE)/twofa.pot -d $(LOCALE) --no-fuzzy-matching --ignore-obsolete
 
 # The middleware's cost against the bare app, as one table (also written to bench/results/).
