@@ -124,7 +124,7 @@ def _key(page: TestResponse) -> str:
     return match.group(1).replace(" ", "")
 
 
-def _middleware(clock: FixedClock) -> TwoFactorMiddleware:
+def _middleware(clock: FixedClock, database: str = "sqlite://") -> TwoFactorMiddleware:
     def identify(environ: dict[str, Any]) -> Identity | None:
         session = environ.get("HTTP_X_SESSION")
         return Identity("alice", session, clock.now + 86400) if session else None
@@ -134,7 +134,7 @@ def _middleware(clock: FixedClock) -> TwoFactorMiddleware:
         return [b"the app"]
 
     return TwoFactorMiddleware(
-        app, secret_key=KEY, store=SQLAlchemyStore("sqlite://"), identify=identify, clock=clock,
+        app, secret_key=KEY, store=SQLAlchemyStore(database), identify=identify, clock=clock,
         check_password=lambda user, password: password == PASSWORD, remember_days=30,
         recovery_codes_warn_below=10, logout_url="/logout", issuer="Example",
     )
@@ -359,3 +359,26 @@ def test_the_style_sheet_mirrors_for_right_to_left_languages() -> None:
     css = (PACKAGE / "web" / "static" / "twofa.css").read_text()
     physical = re.findall(r"[\w-]*(?:left|right)[\w-]*\s*:|:\s*(?:left|right)\b", css)
     assert not physical, f"physical directions in twofa.css: {physical}"
+
+
+def test_requests_in_two_languages_at_once_keep_their_own(tmp_path: Path) -> None:
+    """The templates' Environment is shared: each render must use its own request's catalog."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mw = _middleware(FixedClock(T0), f"sqlite:///{tmp_path}/twofa.db")  # one database for every thread
+    wanted = [SHIPPED[i % len(SHIPPED)] for i in range(40)]
+
+    def heading(name: str) -> tuple[str, str]:
+        page = Browser(mw, name, "s1").get("/_2fa/").get_data(as_text=True)
+        match = re.search(r'<html lang="([^"]+)".*?<h1>(.*?)</h1>', page, re.DOTALL)
+        assert match
+        return match.group(1), match.group(2)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen = list(pool.map(heading, wanted))
+    finally:
+        mw.service.store.dispose()
+    for name, (tag, title) in zip(wanted, seen, strict=True):
+        language = Language(name)
+        assert (tag, title) == (language.tag, language.gettext("Two-factor authentication"))
