@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export TWOFA_DATABASE_URL ?= sqlite:///twofa.db
 
-.PHONY: demo demo-pyramid demo-django test test-fast lint bench screenshots clean
+.PHONY: demo demo-pyramid demo-django test test-fast lint bench screenshots messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ test: $(VENV)/.installed-test $(AXE)
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Translations: extract every marked text into the template (twofa.pot), then bring
+# each language's catalog up to date with it (README "Languages"). A new language:
+# `$(BIN)/pybabel init -D twofa -i $(LOCALE)/twofa.pot -d $(LOCALE) -l xx`.
+LOCALE := src/twofa_middleware/locale
+messages: $(VENV)/.installed-test
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k Nn_:1,2 --no-location --sort-output \
+		--add-comments=Translators: --project=twofa-middleware \
+		--copyright-holder="the twofa-middleware authors" -o $(LOCALE)/twofa.pot src/twofa_middleware
+	$(BIN)/pybabel -q update -D twofa -i $(LOCALE)/twofa.pot -d $(LOCALE) --no-fuzzy-matching --ignore-obsolete
 
 # The middleware's cost against the bare app, as one table (also written to bench/results/).
 # QUICK=1 for a smoke run of under a minute; wrk is used when installed (apt-get install wrk).

@@ -96,6 +96,11 @@ class Settings:
         ``template_folder``) that the pages render inside, instead of the built-in
         frame; it defines the blocks ``title`` and ``content`` and includes
         ``twofa_head.html`` in its ``<head>``. Checked at start-up.
+    :param locale: ``locale(environ) -> str | None``: the language the app has
+        chosen for this request's user (``"de"``, ``"pt-BR"``, ``"zh_Hans"``); a
+        language the middleware does not ship, or None, falls back to the
+        ``Accept-Language`` header, then English. Called for each 2FA page and
+        refusal (not for requests that pass): keep it cheap.
 
     Every field is checked at construction: a value out of its range raises
     ``ValueError`` naming the field and the range.
@@ -135,6 +140,7 @@ class Settings:
     webauthn_challenge_seconds: int = 300
     template_folder: str | os.PathLike[str] | None = None
     base_template: str | None = None
+    locale: Callable[[dict[str, Any]], str | None] | None = field(default=None, compare=False)
 
     def label(self, user_id: str) -> str:
         """What people see for ``user_id``: :attr:`account_label`'s answer, else the id itself."""
@@ -253,7 +259,7 @@ def _check_paths(s: Settings) -> None:
 
 
 def _check_hooks(s: Settings) -> None:
-    for name in ("require_enrollment", "enroll_by", "sign_out", "account_label"):
+    for name in ("require_enrollment", "enroll_by", "sign_out", "account_label", "locale"):
         hook = getattr(s, name)
         if hook is not None and not callable(hook):
             raise ValueError(f"{name} must be a function or None")

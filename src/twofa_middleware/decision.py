@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from .errors import InvalidToken, StoreUnavailable
+from .i18n import N_
 from .identity import Identity, TwoFactorInfo
 from .store.base import TokenRecord, TrustedBrowserRecord, UserState
 from .tokens import path_allowed
@@ -91,7 +92,8 @@ class Challenge:
 
 @dataclass(slots=True)
 class Refuse:
-    """Answer ``status`` with the stable ``code``; the app is not reached."""
+    """Answer ``status`` with the stable ``code``; the app is not reached. ``message`` is an
+    English msgid, translated when the answer is made."""
 
     status: int
     code: str
@@ -128,7 +130,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if _has_dot_segment(facts.path):
         # Exempt paths and token scopes are prefixes of the path as sent; a router
         # that resolves dot segments (Pyramid's traversal) would serve another one.
-        return Refuse(400, "ambiguous_request", "The path has '.' or '..' segments.")
+        return Refuse(400, "ambiguous_request", N_("The path has '.' or '..' segments."))
     if facts.store_down:
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if facts.token_refused is not None:
@@ -182,7 +184,7 @@ def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision
         return Refuse(401, InvalidToken.code, InvalidToken.message)
     owes = facts.state is None or not facts.state.enabled
     if facts.enrollment_required and owes and not _in_grace(facts):
-        return Refuse(403, "two_factor_enrollment_required", "Set up two-factor authentication first.")
+        return Refuse(403, "two_factor_enrollment_required", N_("Set up two-factor authentication first."))
     return Pass(facts.token_info or token_info(record, policy.urls))
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .i18n import N_, Nn_, Text
+
 if TYPE_CHECKING:
     from .store.base import AttemptResult
 
 
 class TwoFactorError(Exception):
-    """Base class. ``code`` is the stable, machine-readable name of the error.
+    """Base class. ``code`` is the stable, machine-readable name of the error (never translated).
+
+    ``message`` is the English text (for logs and the CLI); ``text`` is the same text
+    still to be translated, which pages and JSON answers render in the request's
+    language. A message is a marked msgid (``N_("...")``) with ``%(name)s``
+    placeholders filled from ``params``, or a :class:`~twofa_middleware.i18n.Text`.
 
     ``attempt`` is set by the store on a refused code: what the attempt did to
     the user's failure count.
@@ -17,25 +24,26 @@ class TwoFactorError(Exception):
 
     code = "two_factor_error"
     status = 400
-    message = "The request could not be completed."
+    message = N_("The request could not be completed.")
     attempt: AttemptResult | None = None
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+    def __init__(self, message: str | Text | None = None, **params: object) -> None:
+        self.text = message if isinstance(message, Text) else Text(message or self.message, params)
+        self.message = str(self.text)
+        super().__init__(self.message)
 
 
 class InvalidRequest(TwoFactorError):
     code = "invalid_request"
     status = 400
-    message = "The request is malformed."
+    message = N_("The request is malformed.")
 
 
 class SetupExpired(InvalidRequest):
     """No setup under way (never started, or started more than ``enrollment_seconds`` ago)."""
 
     code = "setup_expired"
-    message = "The setup has expired. Start again."
+    message = N_("The setup has expired. Start again.")
 
 
 class NoSuchToken(InvalidRequest):
@@ -43,7 +51,7 @@ class NoSuchToken(InvalidRequest):
 
     code = "not_found"
     status = 404
-    message = "No such token."
+    message = N_("No such token.")
 
 
 class NoSuchBrowser(InvalidRequest):
@@ -51,14 +59,14 @@ class NoSuchBrowser(InvalidRequest):
 
     code = "not_found"
     status = 404
-    message = "There is no such trusted browser."
+    message = N_("There is no such trusted browser.")
 
 
 class RememberOff(InvalidRequest):
     """``remember`` was asked for, but this app does not remember browsers (``remember_days``)."""
 
     code = "remember_disabled"
-    message = "This application does not remember browsers."
+    message = N_("This application does not remember browsers.")
 
 
 class InvalidCode(TwoFactorError):
@@ -70,15 +78,25 @@ class InvalidCode(TwoFactorError):
 
     code = "invalid_code"
     status = 400
-    message = "That code is not valid. Check your authenticator app and try again."
+    message = N_("That code is not valid. Check your authenticator app and try again.")
 
-    def __init__(self, message: str | None = None, drift_seconds: int | None = None) -> None:
+    FAST = Nn_(
+        "That code is not valid now. Your device's clock seems to be about %(num)s second fast; "
+        "set it to update automatically and try again.",
+        "That code is not valid now. Your device's clock seems to be about %(num)s seconds fast; "
+        "set it to update automatically and try again.",
+    )
+    SLOW = Nn_(
+        "That code is not valid now. Your device's clock seems to be about %(num)s second slow; "
+        "set it to update automatically and try again.",
+        "That code is not valid now. Your device's clock seems to be about %(num)s seconds slow; "
+        "set it to update automatically and try again.",
+    )
+
+    def __init__(self, message: str | Text | None = None, drift_seconds: int | None = None) -> None:
         if drift_seconds is not None and message is None:
-            message = (
-                "That code is not valid now. Your device's clock seems to be about "
-                f"{abs(drift_seconds)} seconds {'fast' if drift_seconds > 0 else 'slow'}; "
-                "set it to update automatically and try again."
-            )
+            singular, plural = self.FAST if drift_seconds > 0 else self.SLOW
+            message = Text(singular, plural=plural, count=abs(drift_seconds))
         super().__init__(message)
         self.drift_seconds = drift_seconds
 
@@ -86,7 +104,7 @@ class InvalidCode(TwoFactorError):
 class CodeReused(TwoFactorError):
     code = "code_reused"
     status = 409
-    message = "This code was already used. Wait for the next one from your app."
+    message = N_("This code was already used. Wait for the next one from your app.")
 
 
 class Throttled(TwoFactorError):
@@ -94,58 +112,62 @@ class Throttled(TwoFactorError):
 
     code = "locked"
     status = 429
+    CODES = Nn_("Too many wrong codes. Try again in %(num)s second.",
+                "Too many wrong codes. Try again in %(num)s seconds.")
+    PASSWORDS = Nn_("Too many wrong passwords. Try again in %(num)s second.",
+                    "Too many wrong passwords. Try again in %(num)s seconds.")
 
-    def __init__(self, retry_after: int, reason: str = "Too many wrong codes.") -> None:
+    def __init__(self, retry_after: int, reason: tuple[str, str] = CODES) -> None:
         self.retry_after = max(1, int(retry_after))
-        super().__init__(f"{reason} Try again in {self.retry_after} seconds.")
+        super().__init__(Text(reason[0], plural=reason[1], count=self.retry_after))
 
 
 class PasswordRequired(TwoFactorError):
     code = "password_required"
     status = 403
-    message = "Confirm your password to continue."
+    message = N_("Confirm your password to continue.")
 
 
 class WrongPassword(TwoFactorError):
     code = "invalid_password"
     status = 403
-    message = "That password is not correct."
+    message = N_("That password is not correct.")
 
 
 class CSRFError(TwoFactorError):
     code = "csrf_failed"
     status = 403
-    message = "The form has expired or did not come from this site. Reload the page and try again."
+    message = N_("The form has expired or did not come from this site. Reload the page and try again.")
 
 
 class NotEnabled(TwoFactorError):
     code = "not_enabled"
     status = 409
-    message = "Two-factor authentication is not enabled for this account."
+    message = N_("Two-factor authentication is not enabled for this account.")
 
 
 class AlreadyEnabled(TwoFactorError):
     code = "already_enabled"
     status = 409
-    message = "Two-factor authentication is already enabled for this account."
+    message = N_("Two-factor authentication is already enabled for this account.")
 
 
 class NotSaved(TwoFactorError):
     code = "not_saved"
     status = 400
-    message = "Download or copy your recovery codes and tick \u201cI've saved the data\u201d first."
+    message = N_("Download or copy your recovery codes and tick \u201cI've saved the data\u201d first.")
 
 
 class StoreUnavailable(TwoFactorError):
     code = "store_unavailable"
     status = 503
-    message = "Two-factor authentication is temporarily unavailable. Try again in a moment."
+    message = N_("Two-factor authentication is temporarily unavailable. Try again in a moment.")
 
 
 class InvalidToken(TwoFactorError):
     code = "invalid_token"
     status = 401
-    message = "The access token is invalid, expired, revoked or not valid for this path."
+    message = N_("The access token is invalid, expired, revoked or not valid for this path.")
 
 
 class NoSuchAuthenticator(InvalidRequest):
@@ -153,7 +175,7 @@ class NoSuchAuthenticator(InvalidRequest):
 
     code = "not_found"
     status = 404
-    message = "There is no such authenticator."
+    message = N_("There is no such authenticator.")
 
 
 class LastAuthenticator(TwoFactorError):
@@ -161,7 +183,7 @@ class LastAuthenticator(TwoFactorError):
 
     code = "last_authenticator"
     status = 409
-    message = "This is your only authenticator. Add another first, or disable two-factor authentication."
+    message = N_("This is your only authenticator. Add another first, or disable two-factor authentication.")
 
 
 class InvalidSecurityKey(TwoFactorError):
@@ -176,7 +198,7 @@ class InvalidSecurityKey(TwoFactorError):
 
     code = "invalid_security_key"
     status = 400
-    message = "That security key could not be verified. Try again."
+    message = N_("That security key could not be verified. Try again.")
 
     def __init__(self, reason: str, message: str | None = None) -> None:
         super().__init__(message)
@@ -193,7 +215,7 @@ class SecurityKeyCloned(InvalidSecurityKey):
 
     code = "security_key_cloned"
     status = 403
-    message = (
+    message = N_(
         "This security key may have been copied: it cannot be used to sign in. "
         "Use another key or a recovery code, and remove this key from your account."
     )

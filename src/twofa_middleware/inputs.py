@@ -14,6 +14,7 @@ import unicodedata
 from typing import Any
 
 from .errors import InvalidRequest
+from .i18n import N_, Text
 
 MAX_TEXT = 1024
 
@@ -27,7 +28,7 @@ def is_text(value: str) -> bool:
     return not any(unicodedata.category(c) == "Cc" for c in value)
 
 
-def text(value: object, message: str, *, max_length: int = MAX_TEXT, normalise: bool = True) -> str:
+def text(value: object, message: str | Text, *, max_length: int = MAX_TEXT, normalise: bool = True) -> str:
     """``value`` as clean text: NFC-normalised when ``normalise`` (never a password:
     the app compares what was typed), then at most ``max_length`` characters;
     else :class:`InvalidRequest` with ``message``."""
@@ -40,7 +41,7 @@ def text(value: object, message: str, *, max_length: int = MAX_TEXT, normalise: 
     return value
 
 
-def name(value: object, message: str, *, max_length: int = 100) -> str:
+def name(value: object, message: str | Text, *, max_length: int = 100) -> str:
     """A name a user gives a thing (a token, an authenticator): clean, printable,
     not blank, at most ``max_length`` characters once normalised (NFC can make a
     name longer: U+FB2C is three)."""
@@ -57,7 +58,7 @@ def check_json(value: Any) -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidRequest("The body has text that is not valid Unicode.") from None
+            raise InvalidRequest(N_("The body has text that is not valid Unicode.")) from None
     elif isinstance(value, dict):
         for key, item in value.items():
             check_json(key)

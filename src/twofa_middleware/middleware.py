@@ -16,12 +16,13 @@ from .cookies import Cookies, is_https
 from .crypto import KeyRing, SecretKey
 from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide, token_info
 from .errors import InvalidToken, StoreUnavailable
+from .i18n import N_
 from .identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
 from .pass_cache import PassCache
 from .service import TwoFactorService
 from .store.base import Store, TokenRecord, TrustedBrowserRecord
 from .web.app import TwoFactorWeb
-from .web.http import error_json, secure
+from .web.http import error_json, secure, with_language
 
 log = logging.getLogger("twofa_middleware")
 
@@ -163,7 +164,7 @@ class TwoFactorMiddleware:
         info = environ.get("twofa")
         if not isinstance(info, TwoFactorInfo):
             log.error("twofa: the in-app guard ran on a request the middleware never saw; refused")
-            return Refuse(500, "two_factor_not_installed", "Two-factor authentication is not set up correctly.")
+            return Refuse(500, "two_factor_not_installed", N_("Two-factor authentication is not set up correctly."))
         if identity is None or identity.user_id == info.user_id:
             # Nobody, as the app sees it, is never a bypass: the app serves no one's data.
             return Pass(info)
@@ -277,7 +278,10 @@ class TwoFactorMiddleware:
             return secure(self.web.challenge(environ))
         if decision.status == 503:
             return self.web.error_response(environ, StoreUnavailable())
-        response = error_json(decision.code, decision.message, decision.status)
+        language = self.web.language(environ)
+        response = with_language(
+            error_json(decision.code, language.gettext(decision.message), decision.status), language.tag
+        )
         if decision.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+
+from .i18n import N_
 
 # No 0/o, 1/l/i: nothing a person could misread when copying from paper.
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -36,13 +39,13 @@ def normalise(raw: object) -> str | None:
     return code
 
 
-def as_text(codes: list[str], issuer: str, account: str) -> str:
-    """The downloadable .txt file."""
+def as_text(codes: list[str], issuer: str, account: str, gettext: Callable[[str], str] = str) -> str:
+    """The downloadable .txt file; ``gettext``: the user's language's (English by default)."""
     lines = [
-        f"{issuer} recovery codes for {account}",
+        gettext(N_("%(issuer)s recovery codes for %(account)s")) % {"issuer": issuer, "account": account},
         "",
-        "Each code can be used once to sign in if you lose your authenticator app.",
-        "Keep them somewhere safe.",
+        gettext(N_("Each code can be used once to sign in if you lose your authenticator app. "
+                   "Keep them somewhere safe.")),
         "",
         *(display(c) for c in codes),
         "",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import security_keys as sk
 from .errors import InvalidSecurityKey, NotEnabled, SecurityKeyCloned, Throttled, TwoFactorError
+from .i18n import N_
 from .store.base import AuthenticatorRecord, LockedFactor, LockedUser, NewAuthenticator
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class SecurityKeySteps:
         service = self.service
         if not session_key:  # nothing to bind the ceremony to; such a sign-in is never verified anyway
             raise InvalidSecurityKey(
-                "no_session", "Security keys need the application's sign-in session. Sign in again."
+                "no_session", N_("Security keys need the application's sign-in session. Sign in again.")
             )
         state = sk.new_challenge_state(
             challenge, user_id=user_id, session_key=session_key, purpose=purpose, now=service.clock(),
@@ -112,7 +113,7 @@ class SecurityKeySteps:
             raise
         credential_id = sk.b64url(new.credential_id)
         if service.store.credential_registered(credential_id):
-            raise InvalidSecurityKey("registered", "This security key is already registered.")
+            raise InvalidSecurityKey("registered", N_("This security key is already registered."))
         codes = service._add(
             user_id,
             NewAuthenticator(
@@ -133,7 +134,7 @@ class SecurityKeySteps:
             raise Throttled(retry)
         keys = self.keys(user_id)
         if not keys:
-            raise NotEnabled("This account has no security key.")
+            raise NotEnabled(N_("This account has no security key."))
         ceremony = sk.authentication_options(
             rp_id=rp_id, allowed=_refs(keys), timeout_seconds=self.service.settings.webauthn_challenge_seconds
         )

@@ -77,6 +77,7 @@ from webauthn.helpers.structs import (
 
 from .crypto import KeyRing
 from .errors import InvalidRequest, InvalidSecurityKey, SecurityKeyCloned
+from .i18n import N_, Text
 from .inputs import text
 
 CHALLENGE_BYTES = 32
@@ -229,7 +230,7 @@ def user_handles(keys: KeyRing, user_id: str) -> tuple[bytes, ...]:
 
 def parse_name(value: object) -> str:
     """The name a user gives a key ("YubiKey on my keyring"): clean text, 1 to 64 characters."""
-    message = f"Name the security key (at most {MAX_NAME} characters)."
+    message = Text(N_("Name the security key (at most %(max)s characters)."), {"max": MAX_NAME})
     name = text(value, message, max_length=MAX_NAME).strip()
     if not name:
         raise InvalidRequest(message)
@@ -329,7 +330,7 @@ def expected_origin_and_rp_id(
         origin = check_origin(f"{scheme}://{host}".lower().removesuffix(":443" if scheme == "https" else ":80"))
     except ValueError as exc:
         raise InvalidSecurityKey(
-            "origin", "Security keys need this site to be opened over HTTPS, at its domain name."
+            "origin", N_("Security keys need this site to be opened over HTTPS, at its domain name.")
         ) from exc
     request_host = _origin_host(origin)
     rp_id = configured_rp_id or request_host
@@ -379,7 +380,7 @@ def check_challenge_state(
         if not ok:
             raise InvalidSecurityKey(reason)
     if not now < state.expires_at:
-        raise InvalidSecurityKey("expired", "The security key request has expired. Try again.")
+        raise InvalidSecurityKey("expired", N_("The security key request has expired. Try again."))
 
 
 # -- options ------------------------------------------------------------------------------

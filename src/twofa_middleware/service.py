@@ -33,6 +33,7 @@ from .errors import (
     TwoFactorError,
     WrongPassword,
 )
+from .i18n import N_
 from .identity import CheckPasswordFunc, NotifyFunc
 from .invalidation import announce, user_change
 from .store.base import (
@@ -180,16 +181,16 @@ class TwoFactorService:
         so concurrent guesses cannot all slip past the count: someone holding a
         stolen session cannot guess the password without limit.
         """
-        password = inputs.text(password, "Enter your password.", normalise=False)
+        password = inputs.text(password, N_("Enter your password."), normalise=False)
         if not password:
-            raise InvalidRequest("Enter your password.")
+            raise InvalidRequest(N_("Enter your password."))
         now = self.clock()
         window, limit = self.settings.lockout_max_seconds, self.settings.lockout_threshold
         reservation = self.store.reserve_event(user_id, "password_failed", ip, now, now - window, limit)
         if reservation is None:
             recent = self.store.event_times(user_id, "password_failed", now - window)
             oldest_counted = recent[min(limit, len(recent)) - 1] if recent else now
-            raise Throttled(throttle.retry_after(oldest_counted + window, now), "Too many wrong passwords.")
+            raise Throttled(throttle.retry_after(oldest_counted + window, now), Throttled.PASSWORDS)
         try:
             right = self._check_password(user_id, password)
         except BaseException:
@@ -282,7 +283,7 @@ class TwoFactorService:
         """The name the user gave, or the kind's own when they gave none."""
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return DEFAULT_NAMES[kind]
-        return inputs.name(raw, "Give the authenticator a name of up to 100 characters.")
+        return inputs.name(raw, N_("Give the authenticator a name of up to 100 characters."))
 
     # -- the list of authenticators ---------------------------------------------------
 
@@ -290,7 +291,7 @@ class TwoFactorService:
         return self.store.authenticators(user_id)
 
     def rename_authenticator(self, user_id: str, authenticator_id: int, raw_name: object) -> str:
-        name = inputs.name(raw_name, "Give the authenticator a name of up to 100 characters.")
+        name = inputs.name(raw_name, N_("Give the authenticator a name of up to 100 characters."))
         if not self.store.rename_authenticator(user_id, authenticator_id, name):
             raise NoSuchAuthenticator()
         return name
@@ -344,7 +345,7 @@ class TwoFactorService:
     def _code_check(self, user_id: str, raw_code: object, now: float) -> tuple[str, Check]:
         """``(method, check)``: which kind of code was typed, and how the locked row judges it."""
         if not isinstance(raw_code, str):
-            raise InvalidRequest("Enter the code from your authenticator app or a recovery code.")
+            raise InvalidRequest(N_("Enter the code from your authenticator app or a recovery code."))
         if totp.looks_like_totp(raw_code, self.settings):
             code = totp.parse_code(raw_code, self.settings)
 
@@ -354,13 +355,16 @@ class TwoFactorService:
             return "totp", check_totp
         bare = recovery.normalise(raw_code)
         if bare is None:
-            raise InvalidRequest(f"Enter the {self.settings.totp_digits}-digit code from your app, or a recovery code.")
+            raise InvalidRequest(
+                N_("Enter the %(digits)s-digit code from your app, or a recovery code."),
+                digits=self.settings.totp_digits,
+            )
         hashes = self.keyring.macs("twofa.recovery", f"{user_id}\0{bare}")
 
         def check_recovery(row: LockedUser) -> int:
             if row.consume_recovery_code(hashes, now):
                 return row.last_step
-            raise InvalidCode("That recovery code is not valid or has already been used.")
+            raise InvalidCode(N_("That recovery code is not valid or has already been used."))
 
         return "recovery", check_recovery
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from . import inputs, tokens
 from .config import Settings
 from .errors import InvalidRequest, NoSuchToken
+from .i18n import N_
 from .invalidation import announce, token_change
 from .store.base import Store, TokenRecord
 
@@ -60,16 +61,18 @@ class TokenService:
         ip: str | None = None,
     ) -> tuple[int, str]:
         """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
-        name = inputs.name(name, "Give the token a name of up to 100 characters.")
+        name = inputs.name(name, N_("Give the token a name of up to 100 characters."))
         if (
             isinstance(expires_in_days, bool)
             or not isinstance(expires_in_days, int)
             or not 1 <= expires_in_days <= self.settings.max_token_days
         ):
-            raise InvalidRequest(f"Expiry must be between 1 and {self.settings.max_token_days} days.")
+            raise InvalidRequest(
+                N_("Expiry must be between 1 and %(max_days)s days."), max_days=self.settings.max_token_days
+            )
         prefixes = tokens.normalise_paths(paths)
         if prefixes is None:
-            raise InvalidRequest("Paths must be a list of local path prefixes such as /api.")
+            raise InvalidRequest(N_("Paths must be a list of local path prefixes such as /api."))
         token = tokens.mint()
         now = self.clock()
         token_id = self.store.add_token(

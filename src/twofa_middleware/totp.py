@@ -14,6 +14,7 @@ import pyotp
 
 from .config import Settings
 from .errors import CodeReused, InvalidCode, InvalidRequest
+from .i18n import N_
 
 _DIGESTS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
 _SPACES = re.compile(r"[\s-]+")
@@ -51,10 +52,12 @@ def parse_code(raw: object, settings: Settings) -> str:
     rather than folded, so what is checked is exactly what was typed.
     """
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
-        raise InvalidRequest("Enter the code from your authenticator app.")
+        raise InvalidRequest(N_("Enter the code from your authenticator app."))
     code = _SPACES.sub("", raw)
     if not (code.isascii() and code.isdigit() and len(code) == settings.totp_digits):
-        raise InvalidRequest(f"The code is {settings.totp_digits} digits from your authenticator app.")
+        raise InvalidRequest(
+            N_("The code is %(digits)s digits from your authenticator app."), digits=settings.totp_digits
+        )
     return code
 
 

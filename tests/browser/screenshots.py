@@ -114,6 +114,12 @@ def take(page: Page, out: Path) -> None:
     sign_in(page, "alice", PASSWORD)
     code_field(page).wait_for()
     shot(page, out / "verify.png")
+    page.set_extra_http_headers({"Accept-Language": "de"})  # the same page in a second language
+    page.reload()
+    page.get_by_label("Authentifizierungscode").wait_for()
+    shot(page, out / "verify-de.png")
+    page.set_extra_http_headers({})
+    page.reload()
 
     verify_with(page, app.code())
     add_virtual_authenticator(page)

@@ -46,6 +46,7 @@ from ..cache import TTLCache
 from ..cookies import read_cookie
 from ..crypto import SecretKey
 from ..decision import Pass, Refuse
+from ..i18n import N_
 from ..identity import CheckPasswordFunc, CookieKeyedIdentify, Identity, TwoFactorInfo
 from ..middleware import TwoFactorMiddleware
 from ..store import SQLAlchemyStore
@@ -371,7 +372,7 @@ class TwoFactor:
         except Misconfigured as exc:
             log.error("twofa: %s; request refused", exc)
             return middleware.response(
-                Refuse(500, "two_factor_misconfigured", "Two-factor authentication is not set up correctly."),
+                Refuse(500, "two_factor_misconfigured", N_("Two-factor authentication is not set up correctly.")),
                 environ,
             )
         decision = middleware.guard(environ, identity)
@@ -385,8 +386,8 @@ class TwoFactor:
                       "2FA pages cannot see it; request refused", identity.user_id, self.session_user_key)
             return middleware.response(
                 Refuse(403, "two_factor_unavailable",
-                       "This sign-in cannot pass two-factor authentication: sign in with the form, "
-                       "or use a personal access token."),
+                       N_("This sign-in cannot pass two-factor authentication: sign in with the form, "
+                          "or use a personal access token.")),
                 environ,
             )
         return middleware.response(decision, environ)

@@ -58,6 +58,7 @@ from pyramid.tweens import INGRESS
 
 from ..adapters.pyramid import security_policy_identify
 from ..decision import Pass, Refuse
+from ..i18n import N_
 from ..identity import IdentifyFunc, Identity, TwoFactorInfo
 from ..middleware import TwoFactorMiddleware
 from ..store.sqlalchemy import SQLAlchemyStore
@@ -68,7 +69,7 @@ REQUEST_KEY = "twofa.pyramid.request"  # the Pyramid request, for identify and s
 _HANDLER_KEY = "twofa.pyramid.handler"
 _RESPONSE_KEY = "twofa.pyramid.response"
 _REGISTRY_ATTR = "twofa_middleware"
-_MISCONFIGURED = Refuse(500, "two_factor_misconfigured", "Two-factor authentication is not set up correctly.")
+_MISCONFIGURED = Refuse(500, "two_factor_misconfigured", N_("Two-factor authentication is not set up correctly."))
 
 TokenIdentity = Callable[[Request, str], Any]
 

@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Response
 
+from .. import languages
 from ..errors import TwoFactorError
-from ..web.http import error_json, secure, wants_json
+from ..i18n import N_, Text
+from ..web.http import error_json, secure, wants_json, with_language
 
 
 class UpstreamUnavailable(TwoFactorError):
@@ -18,21 +20,26 @@ class UpstreamUnavailable(TwoFactorError):
 
     code = "upstream_unavailable"
     status = 502
-    message = "The application is not reachable right now. Try again in a moment."
+    message = N_("The application is not reachable right now. Try again in a moment.")
 
 
 class UpstreamTimeout(UpstreamUnavailable):
     code = "upstream_timeout"
     status = 504
-    message = "The application took too long to answer. Try again in a moment."
+    message = N_("The application took too long to answer. Try again in a moment.")
 
 
-def error(environ: dict[str, Any], status: int, code: str, message: str) -> Response:
+def error(environ: dict[str, Any], status: int, code: str, text: str | Text) -> Response:
     """The one error answer of the proxy modules, with the security headers: JSON for
-    scripts and API calls, plain text for a page navigation."""
+    scripts and API calls, plain text for a page navigation; ``text`` (a marked msgid
+    or an error's :attr:`~TwoFactorError.text`) in the language ``Accept-Language`` asks for."""
+    language = languages.for_request(environ)
+    message = language.text(text)
     if wants_json(environ):
-        return error_json(code, message, status)
-    return secure(Response(message + "\n", status, mimetype="text/plain"))
+        response = error_json(code, message, status)
+    else:
+        response = secure(Response(message + "\n", status, mimetype="text/plain"))
+    return with_language(response, language.tag)
 
 
 def phrase(status: int) -> str:

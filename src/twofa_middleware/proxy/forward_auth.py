@@ -7,8 +7,10 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from .. import languages
 from ..decision import Challenge, Pass
 from ..errors import TwoFactorError
+from ..i18n import N_, Text
 from ..middleware import TwoFactorMiddleware
 from ..web.http import error_json, secure
 from .common import error
@@ -85,7 +87,7 @@ class ForwardAuth:
         try:
             return app(environ, start_response)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
-            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.text)(environ, start_response)
 
     def _target(self, environ: dict[str, Any]) -> tuple[str, str]:
         """``(path, query)`` of the request to judge, exactly as the app will get it, or :class:`_Refused`."""
@@ -93,31 +95,34 @@ class ForwardAuth:
         # nginx sets the one, Traefik the other, and each passes the client's
         # headers on: a client's copy of the other one must not pick the path judged.
         if original and forwarded and original != forwarded:
-            raise _Refused("X-Original-URI and X-Forwarded-Uri disagree.")
+            raise _Refused(N_("X-Original-URI and X-Forwarded-Uri disagree."))
         uri = original or forwarded
         if not uri:
-            raise _Refused("Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik).")
+            raise _Refused(N_("Set X-Original-URI (nginx) or X-Forwarded-Uri (Traefik)."))
         # IIS and old Symfony serve the path these name: the app would not serve the one judged.
         if environ.get("HTTP_X_ORIGINAL_URL") or environ.get("HTTP_X_REWRITE_URL"):
-            raise _Refused("X-Original-URL and X-Rewrite-URL are not accepted.")
+            raise _Refused(N_("X-Original-URL and X-Rewrite-URL are not accepted."))
         try:
             path, query = judged_path(uri)
         except Ambiguous as exc:
-            raise _Refused(exc.message, _AMBIGUOUS, exc.code) from exc
+            raise _Refused(exc.text, _AMBIGUOUS, exc.code) from exc
         if self._under_mount(path):
             # The front proxy routes the mount to this app, never through auth_request:
             # a mount path here is one the app would serve, and nothing vouches for it.
-            raise _Refused(f"Route {self.mount}/ to the two-factor app, not through auth_request.", _AMBIGUOUS)
+            raise _Refused(
+                N_("Route %(mount)s/ to the two-factor app, not through auth_request."), _AMBIGUOUS,
+                mount=self.mount,
+            )
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization and (authorization[:7].lower() != "bearer " or environ.get("HTTP_COOKIE")):
-            raise _Refused("Send a personal access token (Authorization: Bearer) without cookies.", 401)
+            raise _Refused(N_("Send a personal access token (Authorization: Bearer) without cookies."), 401)
         return path, query
 
     def check(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             path, query = self._target(environ)
         except _Refused as refused:
-            return _refuse(environ, start_response, refused.message, refused.status, refused.code)
+            return _refuse(environ, start_response, refused.text, refused.status, refused.code)
         method = environ.get("HTTP_X_ORIGINAL_METHOD") or environ.get("HTTP_X_FORWARDED_METHOD") or "GET"
         judged = dict(environ)
         judged.update(PATH_INFO=path, SCRIPT_NAME="", QUERY_STRING=query, CONTENT_LENGTH="")
@@ -126,7 +131,7 @@ class ForwardAuth:
             decision = self.middleware.decision(judged, path)
         except TwoFactorError as exc:  # the upstream is down, or the Cookie header is ambiguous
             status = _AMBIGUOUS if isinstance(exc, Ambiguous) else exc.status
-            return _refuse(environ, start_response, exc.message, status, exc.code)
+            return _refuse(environ, start_response, exc.text, status, exc.code)
         if isinstance(decision, Pass):
             user = decision.info.user_id
             headers = [("X-Twofa-User", header_value(user))] if user else []
@@ -138,31 +143,35 @@ class ForwardAuth:
             # Where to send the browser, with ``next``: the URL the header carries.
             location = self.middleware.web.step_location(decision.step, judged)
             # Always a 401: the status nginx's auth_request turns into the redirect to the header's URL.
+            language = self.middleware.web.language(environ)
             if decision.step == "enroll":
-                response = error_json("two_factor_enrollment_required", "Set up two-factor authentication first.",
-                                      401, verify_url=location)
+                message = language.gettext(N_("Set up two-factor authentication first."))
+                response = error_json("two_factor_enrollment_required", message, 401, verify_url=location)
             else:
-                response = error_json("two_factor_required", "Verify with your second factor first.", 401,
-                                      verify_url=location)
+                message = language.gettext(N_("Verify with your second factor first."))
+                response = error_json("two_factor_required", message, 401, verify_url=location)
             response.headers["X-Twofa-Verify-Url"] = location
             return response(environ, start_response)
-        response = error_json(decision.code, decision.message, decision.status)
+        message = self.middleware.web.language(environ).gettext(decision.message)
+        response = error_json(decision.code, message, decision.status)
         if decision.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response(environ, start_response)
 
 
 class _Refused(Exception):
-    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
-        super().__init__(message)
-        self.message, self.status, self.code = message, status, code
+    def __init__(self, message: str | Text, status: int = 400, code: str = "invalid_request", **params: object) -> None:
+        self.text = message if isinstance(message, Text) else Text(message, params)
+        super().__init__(str(self.text))
+        self.status, self.code = status, code
 
 
 def _refuse(
-    environ: dict[str, Any], start_response: Callable[..., Any], message: str, status: int = 400,
+    environ: dict[str, Any], start_response: Callable[..., Any], message: Text, status: int = 400,
     code: str = "invalid_request",
 ) -> Iterable[bytes]:
-    return error_json(code, message, status)(environ, start_response)
+    language = languages.for_request(environ)
+    return error_json(code, language.text(message), status)(environ, start_response)
 
 
 def _allow(

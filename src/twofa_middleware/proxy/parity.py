@@ -15,6 +15,7 @@ import re
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from ..errors import InvalidRequest
+from ..i18n import N_
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 # RFC 3986 unreserved characters: an escape of one is never needed, and apps
@@ -42,7 +43,7 @@ class Ambiguous(InvalidRequest):
 
     code = "ambiguous_request"
     status = 400
-    message = "The request could be read in more than one way."
+    message = N_("The request could be read in more than one way.")
 
 
 def judged_path(uri: str) -> tuple[str, str]:
@@ -51,22 +52,22 @@ def judged_path(uri: str) -> tuple[str, str]:
     the app and the middleware could see different paths."""
     raw, _, query = uri.partition("?")
     if not raw.startswith("/"):
-        raise Ambiguous("The path must start with '/'.")
+        raise Ambiguous(N_("The path must start with '/'."))
     if any(c <= " " or c >= "\x7f" for c in uri) or "#" in uri:
-        raise Ambiguous("The request target has spaces, control, non-ASCII or '#' characters.")
+        raise Ambiguous(N_("The request target has spaces, control, non-ASCII or '#' characters."))
     if "\\" in raw or ";" in raw:
-        raise Ambiguous("The path has a '\\' or a ';'.")
+        raise Ambiguous(N_("The path has a '\\' or a ';'."))
     for index in (i for i, c in enumerate(raw) if c == "%"):
         byte = raw[index + 1 : index + 3]
         if len(byte) < 2 or not _HEX.issuperset(byte):
-            raise Ambiguous("The path has a '%' that is not an escape.")
+            raise Ambiguous(N_("The path has a '%' that is not an escape."))
         char = chr(int(byte, 16))
         if char in _UNRESERVED or char in _STRUCTURAL or char < " " or char == "\x7f":
-            raise Ambiguous("The path has an escape that apps decode differently.")
+            raise Ambiguous(N_("The path has an escape that apps decode differently."))
     try:  # overlong or broken UTF-8 (%C0%AE is '.' to a lax decoder) is read differently by each app
         unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
-        raise Ambiguous("The path's escapes are not valid UTF-8.") from None
+        raise Ambiguous(N_("The path's escapes are not valid UTF-8.")) from None
     check_segments(raw)
     return unquote(raw, encoding="latin-1"), query
 
@@ -75,13 +76,13 @@ def check_segments(path: str) -> None:
     """:class:`Ambiguous` for a path with ``.``, ``..``, empty segments, ``\\``, ``;`` or
     control characters: routers resolve, merge or strip these, each in its own way."""
     if "\\" in path or ";" in path or any(c < " " or c == "\x7f" for c in path):
-        raise Ambiguous("The path has a '\\', a ';' or a control character.")
+        raise Ambiguous(N_("The path has a '\\', a ';' or a control character."))
     segments = path.split("/")[1:]
     for position, segment in enumerate(segments):
         if segment in (".", ".."):
-            raise Ambiguous("The path has '.' or '..' segments.")
+            raise Ambiguous(N_("The path has '.' or '..' segments."))
         if segment == "" and position < len(segments) - 1:
-            raise Ambiguous("The path has an empty segment ('//').")
+            raise Ambiguous(N_("The path has an empty segment ('//')."))
 
 
 def cookie_ok(name: str, value: str) -> bool:
@@ -102,13 +103,13 @@ def plain_cookie_header(header: str | None, session_cookie: str) -> None:
     if not header:
         return
     if not _COOKIE_STRING.fullmatch(header):
-        raise Ambiguous(
+        raise Ambiguous(N_(
             "The Cookie header is not one plain line of name=value pairs "
             "(nginx: proxy_set_header Cookie $http_cookie)."
-        )
+        ))
     names = [pair.partition("=")[0] for pair in header.split("; ")]
     if names.count(session_cookie) > 1:
-        raise Ambiguous("The session cookie is sent more than once.")
+        raise Ambiguous(N_("The session cookie is sent more than once."))
 
 
 def header_value(user: str) -> str:
@@ -124,5 +125,5 @@ def header_value(user: str) -> str:
 def content_length(value: str) -> int:
     """A Content-Length of ASCII digits only (``"²".isdigit()`` is true), else :class:`InvalidRequest`."""
     if not _DIGITS.match(value):
-        raise InvalidRequest("Content-Length is not a number.")
+        raise InvalidRequest(N_("Content-Length is not a number."))
     return int(value)

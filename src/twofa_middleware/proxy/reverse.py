@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from ..cookies import parse_cookie_header
 from ..errors import InvalidRequest
+from ..i18n import N_, Text
 from ..identity import TwoFactorInfo
 from .common import Upstream, UpstreamTimeout, UpstreamUnavailable, error, phrase
 from .parity import Ambiguous, check_segments, content_length, cookie_ok, header_value
@@ -99,8 +100,8 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]
 
 
 class _BadRequest(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: str, message: str | Text) -> None:
+        super().__init__(str(message))
         self.status, self.code, self.message = status, code, message
 
 
@@ -208,7 +209,7 @@ class ReverseProxy:
             )
         except ValueError:  # http.client refused a header value or the method
             conn.close()
-            return error(environ, 400, "invalid_request", "The request is malformed.")(environ, start_response)
+            return error(environ, 400, "invalid_request", InvalidRequest.message)(environ, start_response)
         reason = response.reason or phrase(response.status)
         start_response(f"{response.status} {reason}", response_headers(response.msg.items()))
         return _Streamed(conn, response)
@@ -219,11 +220,11 @@ class ReverseProxy:
         try:
             check_segments(path)
         except Ambiguous as exc:
-            raise _BadRequest(exc.status, exc.code, exc.message) from exc
+            raise _BadRequest(exc.status, exc.code, exc.text) from exc
         target = self.upstream.base_path + quote(path.encode("latin-1"), safe=_PATH_SAFE)
         query = environ.get("QUERY_STRING", "")
         if any(c <= " " or c == "\x7f" for c in query):
-            raise _BadRequest(400, "invalid_request", "The query string has spaces or control characters.")
+            raise _BadRequest(400, "invalid_request", N_("The query string has spaces or control characters."))
         return target + (f"?{query}" if query else "")
 
     def request_headers(self, environ: dict[str, Any], length: int | None) -> list[tuple[str, str]]:
@@ -265,15 +266,15 @@ class ReverseProxy:
             try:
                 length = content_length(declared)
             except InvalidRequest as exc:
-                raise _BadRequest(exc.status, exc.code, exc.message) from exc
+                raise _BadRequest(exc.status, exc.code, exc.text) from exc
             return length, _read_exactly(stream, length)
         if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             return None, ()
         if not environ.get("wsgi.input_terminated"):
-            raise _BadRequest(411, "length_required", "Send a Content-Length with the body.")
+            raise _BadRequest(411, "length_required", N_("Send a Content-Length with the body."))
         data = stream.read(self.max_unsized_body + 1)
         if len(data) > self.max_unsized_body:
-            raise _BadRequest(413, "payload_too_large", "The body is too large without a Content-Length.")
+            raise _BadRequest(413, "payload_too_large", N_("The body is too large without a Content-Length."))
         return len(data), (data,) if data else ()
 
 
@@ -282,6 +283,6 @@ def _read_exactly(stream: Any, length: int) -> Iterator[bytes]:
     while left > 0:
         data = stream.read(min(left, _CHUNK))
         if not data:  # the client went away: do not let the upstream wait for the rest
-            raise _BadRequest(400, "incomplete_body", "The request body ended early.")
+            raise _BadRequest(400, "incomplete_body", N_("The request body ended early."))
         left -= len(data)
         yield data

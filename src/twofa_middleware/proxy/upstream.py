@@ -9,6 +9,7 @@ from typing import Any
 
 from ..cache import TTLCache
 from ..cookies import read_cookie
+from ..i18n import N_
 from ..identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity
 from .common import Upstream, UpstreamUnavailable
 from .parity import cookie_ok, plain_cookie_header
@@ -110,12 +111,12 @@ def _user_of(status: int, body: bytes, user_field: str) -> str | None:
     try:
         payload = json.loads(body)
     except ValueError as exc:
-        raise UpstreamUnavailable("The application's who-am-I answer is not JSON.") from exc
+        raise UpstreamUnavailable(N_("The application's who-am-I answer is not JSON.")) from exc
     user = payload.get(user_field) if isinstance(payload, dict) else None
     if user is None or user is False or user == "":
         return None
     if not isinstance(user, (str, int)) or isinstance(user, bool):
-        raise UpstreamUnavailable("The application's who-am-I answer has no usable user name.")
+        raise UpstreamUnavailable(N_("The application's who-am-I answer has no usable user name."))
     return str(user)
 
 

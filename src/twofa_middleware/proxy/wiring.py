@@ -28,12 +28,12 @@ class ProxyMiddleware(TwoFactorMiddleware):
         try:
             check_segments(environ.get("PATH_INFO", "") or "/")
         except Ambiguous as exc:
-            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.text)(environ, start_response)
         try:
             return super().__call__(environ, start_response)
         except UpstreamUnavailable as exc:
             log.warning("cannot ask the upstream who is signed in: %s", exc.__cause__ or exc)
-            return error(environ, exc.status, exc.code, exc.message)(environ, start_response)
+            return error(environ, exc.status, exc.code, exc.text)(environ, start_response)
 
 
 def proxy_app(

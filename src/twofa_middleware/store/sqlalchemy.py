@@ -37,6 +37,7 @@ from ..errors import (
     StoreUnavailable,
     Throttled,
 )
+from ..i18n import N_
 from .base import (
     DEFAULT_NAMES,
     DISABLED,
@@ -366,7 +367,7 @@ class SQLAlchemyStore:
         except DataError as exc:
             # A value the database refuses (too long, out of range): the request's
             # fault, not an outage. Input checks should catch these first.
-            raise InvalidRequest("A value in the request is too long or out of range.") from exc
+            raise InvalidRequest(N_("A value in the request is too long or out of range.")) from exc
         except (DBAPIError, SQLAlchemyError) as exc:
             raise StoreUnavailable() from exc
 

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from ..config import Settings
 from ..errors import InvalidRequest, PasswordRequired, RememberOff, TwoFactorError
+from ..i18n import N_
 from ..inputs import check_json
 from ..store.base import AuthenticatorRecord, TokenRecord, TrustedBrowserRecord
 from ..times import rfc3339
@@ -38,7 +39,7 @@ Handler = Callable[[Ctx, Body], Response]
 class UnsupportedMediaType(TwoFactorError):
     code = "unsupported_media_type"
     status = 415
-    message = "Send the request body as JSON with Content-Type: application/json."
+    message = N_("Send the request body as JSON with Content-Type: application/json.")
 
 
 class UnprocessableBody(InvalidRequest):
@@ -50,7 +51,7 @@ class UnprocessableBody(InvalidRequest):
     status = 422
 
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
+        super().__init__(message, field=repr(field))
         self.field = field
 
 
@@ -129,13 +130,13 @@ def parse_body(ctx: Ctx, allowed: frozenset[str], required: frozenset[str]) -> B
         )
         check_json(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidRequest("The body must be a JSON object.") from exc
+        raise InvalidRequest(N_("The body must be a JSON object.")) from exc
     if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
+        raise InvalidRequest(N_("The body must be a JSON object."))
     for field in sorted(body.keys() - allowed):
-        raise UnprocessableBody(f"Unknown field {field!r}.", field)
+        raise UnprocessableBody(N_("Unknown field %(field)s."), field)
     for field in sorted(required - body.keys()):
-        raise UnprocessableBody(f"The field {field!r} is required.", field)
+        raise UnprocessableBody(N_("The field %(field)s is required."), field)
     return body
 
 
@@ -209,7 +210,7 @@ class Api:
         def endpoint(ctx: Ctx) -> Response:
             if verified and not ctx.verified:
                 return error_json(
-                    "two_factor_required", "Verify with your second factor first.", 401,
+                    "two_factor_required", ctx.t(N_("Verify with your second factor first.")), 401,
                     verify_url=ctx.urls("api_verify"),
                 )
             body = parse_body(ctx, allowed, required) if method in ("POST", "PATCH") else {}
@@ -261,7 +262,7 @@ class Api:
         after a TOTP code only; checked before the code is, so a bad value spends nothing."""
         wanted = body.get("remember", False)
         if not isinstance(wanted, bool):
-            raise InvalidRequest("remember must be true or false.")
+            raise InvalidRequest(N_("remember must be true or false."))
         if wanted and not ctx.settings.remember_days:
             raise RememberOff()
         epoch = ctx.state.epoch  # the enrollment the code is checked under: the cookies are for it only

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from ..errors import TwoFactorError
+from ..errors import NoSuchAuthenticator, TwoFactorError
+from ..i18n import N_
 from .context import Ctx
 from .http import redirect
 from .views import Pages
@@ -26,7 +27,7 @@ class AuthenticatorPages(Pages):
                 ctx.user_id, int(ctx.url_args["authenticator_id"]), ctx.request.form.get("name")
             )
         except TwoFactorError as exc:
-            return self.account_page(ctx, exc.status, error=exc.message)
+            return self.account_page(ctx, exc.status, error=ctx.t(exc))
         return self._back(ctx)
 
     def remove(self, ctx: Ctx) -> Response:
@@ -34,13 +35,13 @@ class AuthenticatorPages(Pages):
         authenticator_id = int(ctx.url_args["authenticator_id"])
         names = {a.id: a.name for a in ctx.service.authenticators(ctx.user_id)}
         if authenticator_id not in names:
-            return self.account_page(ctx, 404, error="There is no such authenticator.")
+            return self.account_page(ctx, 404, error=ctx.t(NoSuchAuthenticator()))
 
         def act() -> Response:
             try:
                 ctx.service.remove_authenticator(ctx.user_id, authenticator_id, ctx.ip)
             except TwoFactorError as exc:
-                return self.account_page(ctx, exc.status, error=exc.message)
+                return self.account_page(ctx, exc.status, error=ctx.t(exc))
             # Every other sign-in of the user ends (a new epoch); this one stays verified.
             ctx.refresh()
             response = self._back(ctx)
@@ -50,10 +51,10 @@ class AuthenticatorPages(Pages):
         return self._confirmed_action(
             ctx,
             act,
-            title=f"Remove \u201c{names[authenticator_id]}\u201d?",
-            text="You will no longer be able to sign in with it. Your other authenticators "
-            "and your recovery codes keep working.",
-            button="Remove",
+            title=ctx.t(N_("Remove \u201c%(name)s\u201d?"), name=names[authenticator_id]),
+            text=ctx.t(N_("You will no longer be able to sign in with it. Your other authenticators "
+                          "and your recovery codes keep working.")),
+            button=ctx.t(N_("Remove")),
             danger=True,
             sudo_to_ask=False,
         )

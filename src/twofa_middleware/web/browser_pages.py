@@ -10,6 +10,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from ..errors import TwoFactorError
+from ..i18n import N_
 from .context import Ctx
 from .http import redirect
 from .trust import this_browser
@@ -31,8 +32,9 @@ class BrowserPages(Pages):
         try:
             ctx.service.revoke_browser(ctx.user_id, browser_id, ctx.ip)
         except TwoFactorError as exc:
-            return self.render(ctx, "error.html", exc.status, title="Trusted browsers", message=exc.message,
-                               link=ctx.urls("account"), link_text="Back to account security")
+            return self.render(ctx, "error.html", exc.status, title=ctx.t(N_("Trusted browsers")),
+                               message=ctx.t(exc), link=ctx.urls("account"),
+                               link_text=ctx.t(N_("Back to account security")))
         return self._done(ctx, this_browser(ctx) == browser_id)
 
     def browsers_revoke_all(self, ctx: Ctx) -> Response:

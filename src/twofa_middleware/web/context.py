@@ -8,6 +8,8 @@ from typing import Any
 
 from ..config import Settings
 from ..cookies import Cookies, is_https
+from ..errors import TwoFactorError
+from ..i18n import ENGLISH, Language, Text
 from ..identity import Identity
 from ..service import TwoFactorService
 from ..store.base import UserState
@@ -28,6 +30,15 @@ class Ctx:
     service: TwoFactorService
     urls: Urls
     url_args: Mapping[str, Any] = field(default_factory=dict)  # from the URL rule, e.g. token_id
+    language: Language = ENGLISH  # what this request is answered in
+
+    def t(self, text: str | Text | TwoFactorError, **params: object) -> str:
+        """A marked text (``N_("...")`` with ``%(name)s`` values) or an error's message, in this request's language."""
+        if isinstance(text, TwoFactorError):
+            return self.language.text(text.text)
+        if params and isinstance(text, str):
+            return self.language.text(Text(text, params))
+        return self.language.text(text)
 
     @property
     def user_id(self) -> str:

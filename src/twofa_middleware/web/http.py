@@ -39,6 +39,13 @@ def secure(response: Response) -> Response:
     return response
 
 
+def with_language(response: Response, tag: str) -> Response:
+    """Says which language the answer is in, and that it follows ``Accept-Language`` (for caches)."""
+    response.headers["Content-Language"] = tag
+    response.vary.add("Accept-Language")
+    return response
+
+
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return secure(
         Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)

@@ -35,7 +35,13 @@ def environment(settings: Settings) -> Environment:
     loaders: list[BaseLoader] = [PackageLoader("twofa_middleware.web", "templates")]
     if settings.template_folder is not None:
         loaders.insert(0, FileSystemLoader(settings.template_folder))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(default=True))
+    env = Environment(
+        loader=ChoiceLoader(loaders), autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"]
+    )
+    # English until a render passes its request's language (Language.template_values):
+    # the shared Environment never holds one request's catalog.
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.policies["ext.i18n.trimmed"] = True
     env.globals["base_template"] = settings.base_template
     if settings.base_template is not None:
         check_base_template(env, settings.base_template)

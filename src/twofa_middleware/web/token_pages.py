@@ -11,7 +11,7 @@ import re
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidRequest, TwoFactorError
-from ..times import rfc3339
+from ..i18n import N_
 from .context import Ctx
 from .http import redirect
 from .views import Pages
@@ -27,7 +27,7 @@ class TokenPages(Pages):
         defaults = {"new_token": None, "error": None, "form": {"name": "", "expires_days": str(DEFAULT_DAYS),
                                                                "paths": ""}}
         return self.render(
-            ctx, "tokens.html", status, tokens=ctx.service.tokens.list_tokens(ctx.user_id), when=rfc3339,
+            ctx, "tokens.html", status, tokens=ctx.service.tokens.list_tokens(ctx.user_id),
             max_days=ctx.settings.max_token_days, **{**defaults, **values},
         )
 
@@ -50,7 +50,7 @@ class TokenPages(Pages):
                 ctx.user_id, form["name"], _days(form["expires_days"]), paths, ctx.ip
             )
         except TwoFactorError as exc:
-            response = self._page(ctx, exc.status, error=exc.message, form=form)
+            response = self._page(ctx, exc.status, error=ctx.t(exc), form=form)
         else:
             # Rendered, not redirected: this response is the only place the token ever appears.
             response = self._page(ctx, new_token=token, new_token_id=token_id)
@@ -66,7 +66,7 @@ class TokenPages(Pages):
         try:
             ctx.service.tokens.revoke_token(int(ctx.url_args["token_id"]), ctx.user_id, ctx.ip)
         except TwoFactorError as exc:
-            response = self._page(ctx, exc.status, error=exc.message)
+            response = self._page(ctx, exc.status, error=ctx.t(exc))
         else:
             response = redirect(ctx.urls("tokens", next=self.next_url(ctx)))
         for header in cookies:
@@ -78,5 +78,5 @@ def _days(raw: str) -> int:
     """The form's expiry in days; the service checks the range."""
     raw = raw.strip()
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
-        raise InvalidRequest("Expiry must be a whole number of days.")
+        raise InvalidRequest(N_("Expiry must be a whole number of days."))
     return int(raw)

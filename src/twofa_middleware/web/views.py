@@ -26,10 +26,11 @@ from ..errors import (
     TwoFactorError,
     WrongPassword,
 )
+from ..i18n import N_
 from ..times import rfc3339
 from . import security_key_api
 from .context import Ctx
-from .http import redirect, safe_next, secure
+from .http import redirect, safe_next, secure, with_language
 from .trust import account_values, remember
 
 
@@ -47,9 +48,11 @@ class Pages:
             csrf_token=ctx.csrf_token,
             next_url=self.next_url(ctx),
             security_keys=security_key_api.usable(ctx),
+            when=rfc3339,
+            **ctx.language.template_values(),
             **values,
         )
-        return secure(Response(html, status=status, mimetype="text/html"))
+        return with_language(secure(Response(html, status=status, mimetype="text/html")), ctx.language.tag)
 
     @staticmethod
     def next_url(ctx: Ctx) -> str:
@@ -84,7 +87,7 @@ class Pages:
         try:
             ctx.service.confirm_password(ctx.user_id, password, ctx.ip)
         except (WrongPassword, InvalidRequest) as exc:
-            return self.password_page(ctx, action, status=exc.status, error=exc.message, hidden=hidden), []
+            return self.password_page(ctx, action, status=exc.status, error=ctx.t(exc), hidden=hidden), []
         return None, [ctx.sudo_cookie()]
 
     # -- account -------------------------------------------------------------------
@@ -95,7 +98,7 @@ class Pages:
     def account_page(self, ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
         authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
         return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
-                           when=rfc3339, error=error, added=ctx.request.args.get("added") == "1",
+                           error=error, added=ctx.request.args.get("added") == "1",
                            sudo=ctx.sudo(), **account_values(ctx))
 
     def confirm_password(self, ctx: Ctx) -> Response:
@@ -107,7 +110,7 @@ class Pages:
             ctx.service.confirm_password(ctx.user_id, ctx.request.form.get("password"), ctx.ip)
         except (WrongPassword, InvalidRequest) as exc:
             return self.password_page(
-                ctx, ctx.request.path, status=exc.status, error=exc.message, hidden={"next": target}
+                ctx, ctx.request.path, status=exc.status, error=ctx.t(exc), hidden={"next": target}
             )
         response = redirect(target)
         response.headers.add(*ctx.sudo_cookie())
@@ -126,7 +129,7 @@ class Pages:
         try:
             codes = ctx.service.confirm_enrollment(ctx.user_id, ctx.request.form.get("code"), ctx.ip, name)
         except TwoFactorError as exc:
-            return self._setup_page(ctx, error=exc.message, status=exc.status, name=name)
+            return self._setup_page(ctx, error=ctx.t(exc), status=exc.status, name=name)
         ctx.refresh()
         if codes:
             response = redirect(ctx.urls("setup_codes", next=self.next_url(ctx)))
@@ -140,9 +143,9 @@ class Pages:
         # A refused code shows the setup under way again; it never starts a new one.
         enrollment = ctx.service.pending_enrollment(ctx.user_id, start=error is None)
         if enrollment is None:
-            return self.render(ctx, "error.html", status, title="Set up two-factor authentication",
-                               message=f"{error} The setup has expired: start again.",
-                               link=ctx.urls("setup"), link_text="Start again")
+            return self.render(ctx, "error.html", status, title=ctx.t(N_("Set up two-factor authentication")),
+                               message=" ".join((error or "", ctx.t(N_("The setup has expired: start again.")))),
+                               link=ctx.urls("setup"), link_text=ctx.t(N_("Start again")))
         return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error,
                            adding=ctx.state.enabled, authenticator_name=name or "")
 
@@ -156,7 +159,7 @@ class Pages:
         if ctx.request.form.get("saved") != "on":
             if (password_form := self.need_sudo_for_page(ctx)) is not None:
                 return password_form
-            return self._codes_page(ctx, mode="setup", error=NotSaved.message, status=NotSaved.status)
+            return self._codes_page(ctx, mode="setup", error=ctx.t(NotSaved()), status=NotSaved.status)
         return redirect(self.next_url(ctx))
 
     # -- recovery codes ------------------------------------------------------------------
@@ -179,7 +182,7 @@ class Pages:
         if denied is not None:
             return denied
         codes = [c.code.replace("-", "") for c in ctx.service.recovery_codes(ctx.user_id) if not c.used]
-        text = recovery.as_text(codes, ctx.settings.issuer, ctx.settings.label(ctx.user_id))
+        text = recovery.as_text(codes, ctx.settings.issuer, ctx.settings.label(ctx.user_id), ctx.language.gettext)
         filename = f"{ctx.settings.issuer}-recovery-codes.txt".replace(" ", "-")
         response = Response(text, mimetype="text/plain")
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
@@ -221,10 +224,10 @@ class Pages:
         return self._confirmed_action(
             ctx,
             act,
-            title="Generate new recovery codes?",
-            text="Your current recovery codes will stop working at once. "
-            "Save the new ones before you leave the page.",
-            button="Generate new codes",
+            title=ctx.t(N_("Generate new recovery codes?")),
+            text=ctx.t(N_("Your current recovery codes will stop working at once. "
+                          "Save the new ones before you leave the page.")),
+            button=ctx.t(N_("Generate new codes")),
             danger=False,
             sudo_to_ask=True,
         )
@@ -241,10 +244,10 @@ class Pages:
         return self._confirmed_action(
             ctx,
             act,
-            title="Disable two-factor authentication?",
-            text="Your account will be protected by your password alone. Your authenticator app "
-            "and recovery codes will stop working for this account.",
-            button="Disable two-factor authentication",
+            title=ctx.t(N_("Disable two-factor authentication?")),
+            text=ctx.t(N_("Your account will be protected by your password alone. Your authenticator app "
+                          "and recovery codes will stop working for this account.")),
+            button=ctx.t(N_("Disable two-factor authentication")),
             danger=True,
             sudo_to_ask=False,
         )
@@ -272,7 +275,7 @@ class Pages:
             return redirect(target)
         if ctx.request.method in ("GET", "HEAD"):
             retry = ctx.service.retry_after(ctx.user_id)
-            error = Throttled(retry).message if retry else None
+            error = ctx.t(Throttled(retry)) if retry else None
             return self.render(ctx, "verify.html", error=error)
         self.check_csrf(ctx)
         wanted = ctx.request.form.get("remember") == "on" and bool(ctx.settings.remember_days)
@@ -282,7 +285,7 @@ class Pages:
         except NotEnabled:
             return redirect(target)
         except TwoFactorError as exc:
-            response = self.render(ctx, "verify.html", exc.status, error=exc.message)
+            response = self.render(ctx, "verify.html", exc.status, error=ctx.t(exc))
             if isinstance(exc, Throttled):
                 response.headers["Retry-After"] = str(exc.retry_after)
             return response

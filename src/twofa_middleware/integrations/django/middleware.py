@@ -29,6 +29,7 @@ from werkzeug.test import run_wsgi_app
 
 from ...decision import Pass, Refuse
 from ...errors import InvalidToken
+from ...i18n import N_
 from ...identity import Identity, TwoFactorInfo
 from ...middleware import TwoFactorMiddleware as Core
 from ...web.http import error_json
@@ -75,8 +76,10 @@ class TwoFactorMiddleware:
         if not hasattr(request, "user") or not hasattr(request, "session"):
             # Fail closed: without Django's user there is nobody to judge.
             log.error("twofa: request.user is not set; put %s after %s in MIDDLEWARE", THIS, AUTH)
-            return HttpResponse("Two-factor authentication is not set up correctly.", status=500,
-                                content_type="text/plain")
+            message = self.core.web.language(request.META).gettext(
+                N_("Two-factor authentication is not set up correctly.")
+            )
+            return HttpResponse(message, status=500, content_type="text/plain")
         path: str = request.path_info or "/"
         if path == self.mount or path.startswith(self.mount + "/"):
             return self.serve_pages(request)
@@ -123,7 +126,8 @@ class TwoFactorMiddleware:
             body = request.body
         except RawPostDataException:
             log.error("twofa: the request body under %s was read before the middleware", self.mount)
-            return to_django(error_json("invalid_request", "The request body is unreadable.", 400), request.META)
+            return to_django(error_json("invalid_request", self.core.web.language(request.META).gettext(
+                N_("The request body is unreadable.")), 400), request.META)
         environ = wsgi_environ(request)
         environ["wsgi.input"] = BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))

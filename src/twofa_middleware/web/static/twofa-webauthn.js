@@ -7,6 +7,9 @@
 // data-twofa-webauthn-status (an aria-live region) and, for "register", a field
 // named "name". An element with data-twofa-webauthn="reveal" (say, a link to the
 // password re-confirmation before a key can be added) is only shown, nothing more.
+// What it says comes from the element's data-text-* attributes (touch-add, touch,
+// added, verified, cancelled, registered, insecure, unsupported, failed), which the
+// page writes in its language: this file has no text of its own.
 (function () {
   "use strict";
 
@@ -77,7 +80,7 @@
       value.charAt(1) !== "\\" ? value : null;
   }
 
-  function post(url, csrf, body) {
+  function post(url, csrf, body, failed) {
     var headers = { "Content-Type": "application/json", "Accept": "application/json" };
     if (csrf) headers["X-CSRF-Token"] = csrf;
     return fetch(url, {
@@ -85,7 +88,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          var error = new Error(data.message || "Something went wrong. Reload the page and try again.");
+          var error = new Error(data.message || failed);
           error.server = true;
           throw error;
         }
@@ -94,16 +97,14 @@
     });
   }
 
-  function explain(error, mode) {
+  function explain(error, mode, text) {
     if (error && error.server) return error.message;
     var name = error && error.name;
-    if (name === "NotAllowedError" || name === "AbortError") {
-      return "The security key did not answer, or the request was cancelled. Try again.";
-    }
-    if (name === "InvalidStateError" && mode === "register") return "This security key is already registered.";
-    if (name === "SecurityError") return "Security keys cannot be used on this address.";
-    if (name === "NotSupportedError") return "This browser or security key is not supported.";
-    return "Something went wrong. Reload the page and try again.";
+    if (name === "NotAllowedError" || name === "AbortError") return text("cancelled");
+    if (name === "InvalidStateError" && mode === "register") return text("registered");
+    if (name === "SecurityError") return text("insecure");
+    if (name === "NotSupportedError") return text("unsupported");
+    return text("failed");
   }
 
   function enhance(root) {
@@ -118,6 +119,7 @@
     var busy = false;
 
     function say(message) { if (status) status.textContent = message; }
+    function text(key) { return root.getAttribute("data-text-" + key) || ""; }
 
     function run(event) {
       if (event) event.preventDefault();
@@ -125,9 +127,9 @@
       if (form && typeof form.reportValidity === "function" && !form.reportValidity()) return;
       busy = true;
       if (button) button.disabled = true;
-      say(mode === "register" ? "Touch your security key to add it." : "Touch your security key.");
+      say(text(mode === "register" ? "touch-add" : "touch"));
       var csrf = csrfField ? csrfField.value : root.getAttribute("data-csrf-token");
-      post(root.getAttribute("data-begin-url"), csrf, {}).then(function (data) {
+      post(root.getAttribute("data-begin-url"), csrf, {}, text("failed")).then(function (data) {
         var options = data.publicKey || data;
         return mode === "register"
           ? navigator.credentials.create({ publicKey: creationOptions(options) })
@@ -136,13 +138,13 @@
         var body = { credential: credentialJSON(credential) };
         if (mode === "register") body.name = nameField ? nameField.value : "";
         else if (localPath(root.getAttribute("data-next"))) body.next = root.getAttribute("data-next");
-        return post(root.getAttribute("data-finish-url"), csrf, body);
+        return post(root.getAttribute("data-finish-url"), csrf, body, text("failed"));
       }).then(function (data) {
-        say(mode === "register" ? "Security key added." : "Verified.");
+        say(text(mode === "register" ? "added" : "verified"));
         var next = localPath(data.next) || localPath(data.redirect) || localPath(root.getAttribute("data-next"));
         if (next) window.location.assign(next); else window.location.reload();
       }).catch(function (error) {
-        say(explain(error, mode));
+        say(explain(error, mode, text));
         busy = false;
         if (button) button.disabled = false;
       });

@@ -1,4 +1,5 @@
 // Progressive enhancement only: every page works without this file.
+// Its words come from the page (data-text-* attributes), in the page's language.
 (function () {
   "use strict";
   function ready(fn) {
@@ -21,9 +22,9 @@
       copy.addEventListener("click", function () {
         navigator.clipboard.writeText(copy.getAttribute("data-codes")).then(function () {
           markSaved();
-          if (status) status.textContent = "Copied";
+          if (status) status.textContent = copy.getAttribute("data-text-copied");
         }, function () {
-          if (status) status.textContent = "Copy failed: select the codes and copy them by hand";
+          if (status) status.textContent = copy.getAttribute("data-text-copy-failed");
         });
       });
     }
@@ -36,9 +37,9 @@
       button.hidden = false;
       button.addEventListener("click", function () {
         navigator.clipboard.writeText(target.textContent.trim()).then(function () {
-          if (said) said.textContent = "Copied";
+          if (said) said.textContent = button.getAttribute("data-text-copied");
         }, function () {
-          if (said) said.textContent = "Copy failed: select the token and copy it by hand";
+          if (said) said.textContent = button.getAttribute("data-text-copy-failed");
         });
       });
     });
