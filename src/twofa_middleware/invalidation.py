@@ -83,7 +83,7 @@ def dispatch(subscriber: Subscriber, change: str) -> None:
     kind, _, value = change.partition(":")
     if kind == "u" and value:
         subscriber.drop_user(value)
-    elif kind == "t" and value.isdigit():
+    elif kind == "t" and value.isascii() and value.isdigit():  # "²" is a digit int() refuses
         subscriber.drop_token(int(value))
     else:
         subscriber.forget_cached()

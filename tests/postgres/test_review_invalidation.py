@@ -93,3 +93,22 @@ def two(pg_url: str) -> Iterator[tuple[TwoFactorService, TwoFactorService]]:
         for store in stores:
             store.dispose()
 
+
+
+@pytest.mark.parametrize("user", [
+    "alice:*",  # a colon and the "everything" mark inside an id name that user alone
+    "ünïcødé ✓",
+    "\U0001f510" * 60,  # 4-byte characters (an id much longer does not fit the setup's QR code)
+])
+def test_odd_user_ids_are_told_as_themselves(two, user):
+    """Tried: ids that could change the payload's meaning or size. Told as the id itself,
+    so the other instance drops that user, and only that user."""
+    a, b = two
+    enroll(a, user)
+    enroll(a, "bob")
+    listening(b, user)
+    assert b.state(user).enabled and b.state("bob").enabled  # both cached in B
+    a.disable(user)
+    within(TARGET, lambda: b.states.get(user) is None)
+    assert not b.state(user).enabled
+    assert b.states.get("bob") is not None  # not everything: the payload meant this one user
