@@ -3,7 +3,8 @@
 Each process caches user states and token records for ``cache_seconds``, so the
 hot path needs no database. With PostgreSQL, a write that changes what those
 caches hold is announced right after its commit (``pg_notify`` on the channel
-``twofa_changes:<schema>``), and one listener thread per process drops the
+``twofa_changes:<schema>``, or a digest of a schema name too long for a
+channel), and one listener thread per process drops the
 entries it names. The payload says what to drop and is never secret: a user
 id (``u:alice``), a token's row id (``t:42``) or everything (``*``).
 
@@ -40,7 +41,15 @@ CHANNEL_PREFIX = "twofa_changes:"
 EVERYTHING = "*"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8000 or more
 
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL_PREFIX}' || current_schema(), :change)")
+# The schema's channel, as both ends compute it. A channel is an identifier (63 bytes at
+# most): LISTEN would cut a longer one short while pg_notify refuses it, so a schema name
+# that leaves no room is replaced by a digest of it.
+_CHANNEL = (
+    f"CASE WHEN octet_length('{CHANNEL_PREFIX}' || current_schema()) <= 63 "
+    f"THEN '{CHANNEL_PREFIX}' || current_schema() "
+    f"ELSE '{CHANNEL_PREFIX}' || left(encode(sha256(convert_to(current_schema(), 'UTF8')), 'hex'), 40) END"
+)
+_NOTIFY = text(f"SELECT pg_notify({_CHANNEL}, :change)")
 
 
 def user_change(user_id: str) -> str:
@@ -74,7 +83,7 @@ def dispatch(subscriber: Subscriber, change: str) -> None:
     kind, _, value = change.partition(":")
     if kind == "u" and value:
         subscriber.drop_user(value)
-    elif kind == "t" and value.isdigit():
+    elif kind == "t" and value.isascii() and value.isdigit():  # "²" is a digit int() refuses
         subscriber.drop_token(int(value))
     else:
         subscriber.forget_cached()
@@ -177,8 +186,8 @@ class ChangeFeed:
         self._connection = conn
         conn.rollback()  # a pre-ping may have begun a transaction
         conn.autocommit = True
-        row = conn.execute("SELECT current_schema()").fetchone()
-        channel = CHANNEL_PREFIX + (row[0] if row else "")
+        row = conn.execute(f"SELECT {_CHANNEL}").fetchone()
+        channel = row[0] if row and row[0] else CHANNEL_PREFIX
         conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
         self.backend_pid = conn.info.backend_pid
         # Anything cached before LISTEN took effect may have missed a change.

@@ -123,10 +123,13 @@ class TwoFactorService:
 
     def state(self, user_id: str) -> UserState:
         """The user's state, from this process's cache when fresh (no database)."""
+        if self._feed is not None:
+            # At every call, hit or not (one compare when listening): a forked child's cache is
+            # its parent's copy, which no listener of the child's keeps current until it starts.
+            # Before the read, too: a change after it is then told.
+            self._feed.ensure_listening()
         state = self.states.get(user_id)
         if state is None:
-            if self._feed is not None:
-                self._feed.ensure_listening()  # before the read: a change after it is then told
             generation = self.states.generation
             state = self.store.user_state(user_id)
             self.states.set(user_id, state, since=generation)
@@ -454,14 +457,14 @@ class TwoFactorService:
         if len(token) != tokens.LENGTH or not token.isascii():
             return None
         now = self.clock()
+        if self._feed is not None:
+            self._feed.ensure_listening()  # hit or not, as in :meth:`state`
         key = tokens.cache_key(token)
         record = self._tokens.get(key)
         if record is not None:
             return record
         if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
             return None
-        if self._feed is not None:
-            self._feed.ensure_listening()
         generation = self._tokens.generation
         record = self.store.token_by_hash(tokens.hash_token(token))
         if record is None:

@@ -29,6 +29,7 @@ class Caches:
     (EVERYTHING, "everything"),
     # Anything not understood (a newer version's message, a stray NOTIFY): everything, the safe answer.
     ("t:not-a-number", "everything"),
+    ("t:\u00b2", "everything"),  # a digit to str.isdigit, not to int(): it dropped nothing
     ("u:", "everything"),
     ("x:alice", "everything"),
     ("", "everything"),
