@@ -32,6 +32,8 @@ def test_accept_language_de_gives_german_pages_and_json_messages(live_app: Any) 
     account = s.get(live_app.url + "/_2fa/")
     assert account.status_code == 200 and h1(account.text) == GERMAN_TITLE
     assert '<html lang="de" dir="ltr">' in account.text
+    # In the example's own layout too, the page opens with its doctype (nothing of the built-in frame before it).
+    assert account.text.lstrip().lower().startswith("<!doctype html>")
     assert "Die Zwei-Faktor-Authentifizierung ist aktiviert." in account.text
     assert account.headers["Content-Language"] == "de" and "Accept-Language" in account.headers["Vary"]
 
