@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import requests
 
+from .server import stop_group
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "bench-invalidation-secret-key-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -35,7 +36,7 @@ API = "/_2fa/api"
 GIVE_UP = 10.0  # seconds: a revocation not seen by then is reported as this (twice cache_seconds)
 
 
-def start_instance(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_instance(env: dict[str, str], threads: int = 8) -> tuple[subprocess.Popen[bytes], str]:
     """One gunicorn of the Flask example on a loopback port of its own (the socket handed over bound)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -47,7 +48,7 @@ def start_instance(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
-                "--workers", "1", "--worker-class", "gthread", "--threads", "8",
+                "--workers", "1", "--worker-class", "gthread", "--threads", str(threads),
                 "--graceful-timeout", "3", "--log-level", "warning",
                 "examples.flask_app.wsgi:app",
             ],
@@ -58,7 +59,7 @@ def start_instance(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
+def wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -69,17 +70,6 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
         time.sleep(0.1)
     raise RuntimeError("gunicorn did not start within 30 s")
 
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group, SIGKILL after 10 s."""
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 @contextmanager
@@ -97,11 +87,11 @@ def two_instances(database_url: str, users_db: str, **env: str) -> Iterator[tupl
             processes.append(process)
             urls.append(url)
         for process, url in zip(processes, urls, strict=True):
-            _wait_ready(process, url)
+            wait_ready(process, url)
         yield urls[0], urls[1]
     finally:
         for process in processes:
-            _stop(process)
+            stop_group(process)
 
 
 class Account:

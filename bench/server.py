@@ -42,7 +42,7 @@ def _wait_for_port(process: subprocess.Popen[bytes], port: int, name: str, secon
             time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the process group, SIGKILL after 10 s."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
@@ -69,7 +69,7 @@ def gunicorn(mode: str, db_url: str) -> Iterator[str]:
         _wait_for_port(process, port, "gunicorn")
         yield f"http://127.0.0.1:{port}/"
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 def nginx_path() -> str | None:
@@ -147,4 +147,4 @@ def nginx(nginx_binary: str, auth_url: str) -> Iterator[tuple[str, str]]:
             base = f"http://127.0.0.1:{port}"
             yield f"{base}/direct/", f"{base}/guarded/"
         finally:
-            _stop(process)
+            stop_group(process)

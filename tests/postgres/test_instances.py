@@ -4,10 +4,7 @@ and one SQLite file for the example's own users: one truth across instances."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
+from bench.invalidation import start_instance, wait_ready
+from bench.server import stop_group
 from examples.flask_app.app import UserStore
 from tests.helpers import SECRET_KEY
 from twofa_middleware.config import Settings
@@ -44,52 +42,6 @@ class Instances:
         return name
 
 
-def start_gunicorn(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn on a loopback port of its own, the socket handed over already bound (no port race)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    listener.set_inheritable(True)
-    port = listener.getsockname()[1]
-    try:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}",
-                "--workers", "1", "--worker-class", "gthread", "--threads", "16",
-                "--graceful-timeout", "3", "--log-level", "warning",
-                "examples.flask_app.wsgi:app",
-            ],
-            cwd=ROOT, env=env, pass_fds=(listener.fileno(),),
-        )
-    finally:
-        listener.close()
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        try:
-            if requests.get(url + "/login", timeout=5).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start within 30 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
 
 @pytest.fixture
 def instances(pg_url: str, tmp_path: Path) -> Iterator[Instances]:
@@ -108,7 +60,7 @@ def instances(pg_url: str, tmp_path: Path) -> Iterator[Instances]:
     try:
         urls = []
         for _ in range(2):
-            process, url = start_gunicorn(env)
+            process, url = start_instance(env, threads=16)
             processes.append(process)
             urls.append(url)
         for process, url in zip(processes, urls, strict=True):
@@ -117,7 +69,7 @@ def instances(pg_url: str, tmp_path: Path) -> Iterator[Instances]:
         yield Instances(urls, service, users)
     finally:
         for process in processes:
-            stop(process)
+            stop_group(process)
         store.dispose()
 
 
