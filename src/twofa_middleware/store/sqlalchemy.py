@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult, Engine, Row
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ClauseElement
 
 from .. import invalidation
 from ..errors import (
@@ -38,6 +39,7 @@ from ..errors import (
     Throttled,
 )
 from ..i18n import N_
+from . import direct
 from .base import (
     DEFAULT_NAMES,
     DISABLED,
@@ -142,28 +144,34 @@ _LOCK_USER_AND_FACTORS = (
     .where(TwoFactorUser.user_id == bindparam("user_id"))
     .order_by(Authenticator.id)
 )
-_SPEND_RECOVERY_CODE = (
-    update(RecoveryCode)
-    .where(
-        RecoveryCode.id
-        == select(RecoveryCode.id)
+
+
+@lru_cache(maxsize=8)
+def _spend_recovery_code(hashes: int) -> ClauseElement:
+    """Spend one of the user's unused codes whose hash is one of ``hashes`` values
+    (``hash0``...: one per key of the ring), built once per count of keys."""
+    return (
+        update(RecoveryCode)
         .where(
-            RecoveryCode.user_id == bindparam("owner"),
-            RecoveryCode.code_hash.in_(bindparam("hashes", expanding=True)),
+            RecoveryCode.id
+            == select(RecoveryCode.id)
+            .where(
+                RecoveryCode.user_id == bindparam("owner"),
+                RecoveryCode.code_hash.in_([bindparam(f"hash{i}") for i in range(hashes)]),
+                RecoveryCode.used_at.is_(None),
+            )
+            .limit(1)
+            .scalar_subquery(),
             RecoveryCode.used_at.is_(None),
         )
-        .limit(1)
-        .scalar_subquery(),
-        RecoveryCode.used_at.is_(None),
+        .values(used_at=bindparam("now"))
     )
-    .values(used_at=bindparam("now"))
-)
 
 
 @lru_cache(maxsize=64)
 def _writes(
     user_columns: tuple[str, ...], factor: bool, sign_count: bool, log_rows: int, together: bool
-) -> tuple[Executable, ...]:
+) -> tuple[ClauseElement, ...]:
     """The attempt's writes, built once per shape: the user row's ``user_columns``, the
     factor that passed (its last use, and a security key's counter), ``log_rows`` rows
     of the security log. ``together`` (PostgreSQL): one statement, the updates as
@@ -197,14 +205,12 @@ def _writes(
 
 class _LockedRow:
     """The user row under lock, as :class:`LockedUser` describes: plain values read by
-    one Core SELECT. What the check changes is noted here and written with the
+    one SELECT. What the check changes is noted here and written with the
     attempt's other writes (:func:`_writes`), except a spent recovery code, whose
     conditional UPDATE must answer at once."""
 
-    def __init__(
-        self, conn: Connection, user_id: str, row: Row[*tuple[Any, ...]], factors: tuple[LockedFactor, ...]
-    ) -> None:
-        self._conn = conn
+    def __init__(self, tx: direct.Transaction, user_id: str, row: Any, factors: tuple[LockedFactor, ...]) -> None:
+        self._tx = tx
         self.user_id = user_id
         self.last_step: int = row.last_step
         self.failures: int = row.failures
@@ -227,10 +233,9 @@ class _LockedRow:
 
     def consume_recovery_code(self, code_hashes: list[str], now: float) -> bool:
         """One conditional UPDATE: of two concurrent uses of one code, one wins."""
-        result = self._conn.execute(
-            _SPEND_RECOVERY_CODE, {"owner": self.user_id, "hashes": code_hashes, "now": now}
-        )
-        return result.rowcount == 1
+        values: dict[str, Any] = {"owner": self.user_id, "now": now}
+        values.update({f"hash{i}": h for i, h in enumerate(code_hashes)})
+        return self._tx.execute(_spend_recovery_code(len(code_hashes)), values) == 1
 
 
 def _new_epoch(row: TwoFactorUser, enabled_at: float | None) -> None:
@@ -372,19 +377,21 @@ class SQLAlchemyStore:
             raise StoreUnavailable() from exc
 
     @contextmanager
-    def _core_tx(self) -> Iterator[Connection]:
-        """As :meth:`_tx`, on a bare connection: SQLAlchemy Core only, no ORM session
-        to set up or flush (the verification's hot path)."""
+    def _core_tx(self) -> Iterator[direct.Transaction]:
+        """As :meth:`_tx`, for Core statements run on the pooled connection's own
+        cursor (:mod:`.direct`): no ORM session, no SQLAlchemy execution on the
+        verification's hot path. Errors map as :meth:`_tx` maps them."""
         if not self._schema_ready:
             with self._schema_lock:
                 if not self._schema_ready:
                     self.create_schema()
+        dbapi = self.engine.dialect.loaded_dbapi
         try:
-            with self.engine.begin() as conn:
-                yield conn
-        except DataError as exc:
-            raise InvalidRequest("A value in the request is too long or out of range.") from exc
-        except (DBAPIError, SQLAlchemyError) as exc:
+            with direct.transaction(self.engine) as tx:
+                yield tx
+        except (DataError, dbapi.DataError) as exc:
+            raise InvalidRequest(N_("A value in the request is too long or out of range.")) from exc
+        except (SQLAlchemyError, dbapi.Error) as exc:
             raise StoreUnavailable() from exc
 
     def _row(self, session: Session, user_id: str, *, lock: bool = False) -> TwoFactorUser:
@@ -597,45 +604,46 @@ class SQLAlchemyStore:
         security-log rows ``log`` names for the outcome are written in the same
         transaction: one transaction, one commit, for the whole verification.
         """
-        with self._core_tx() as conn:
-            row, factors = self._locked_user(conn, user_id)
+        with self._core_tx() as tx:
+            row, factors = self._locked_user(tx, user_id)
             if row is None or not factors:
                 raise NotEnabled()
             result, refused = self._judge(
-                conn, _LockedRow(conn, user_id, row, factors), now, check, lock_seconds, log, remote_addr
+                tx, _LockedRow(tx, user_id, row, factors), now, check, lock_seconds, log, remote_addr
             )
         return _outcome(result, refused)
 
     @staticmethod
-    def _locked_user(conn: Connection, user_id: str) -> tuple[Row[*tuple[Any, ...]] | None, tuple[LockedFactor, ...]]:
+    def _locked_user(tx: direct.Transaction, user_id: str) -> tuple[Any, tuple[LockedFactor, ...]]:
         """The user row under the lock and the user's factors (none for an unknown user)."""
-        if conn.dialect.name == "sqlite":
-            rows = conn.execute(_LOCK_USER_AND_FACTORS, {"user_id": user_id}).all()
+        if tx.dialect.name == "sqlite":
+            rows = tx.rows(_LOCK_USER_AND_FACTORS, {"user_id": user_id})
             width = len(_FACTORS.selected_columns)
             factors = tuple(LockedFactor(*r[-width:]) for r in rows if r.id is not None)
             return (rows[0] if rows else None), factors
-        row = conn.execute(_LOCK_USER, {"user_id": user_id}).one_or_none()
-        if row is None:
+        found = tx.rows(_LOCK_USER, {"user_id": user_id})
+        if not found:
             return None, ()
         # Read once the lock is held, so a factor removed meanwhile is gone.
-        return row, tuple(LockedFactor(*f) for f in conn.execute(_FACTORS, {"user_id": user_id}))
+        return found[0], tuple(LockedFactor(*f) for f in tx.rows(_FACTORS, {"user_id": user_id}))
 
     def attempt_enrollment(
         self, user_id: str, now: float, check: Check, lock_seconds: Callable[[int], int], started_after: float
     ) -> AttemptResult:
         """As :meth:`attempt`, on the pending secret of a setup started after ``started_after``
         (a first factor, or one more): confirming a setup is throttled exactly like signing in."""
-        with self._core_tx() as conn:
-            row = conn.execute(_LOCK_USER, {"user_id": user_id}).one_or_none()
+        with self._core_tx() as tx:
+            found = tx.rows(_LOCK_USER, {"user_id": user_id})
+            row = found[0] if found else None
             if row is None or row.pending_secret is None or (row.pending_since or 0) < started_after:
                 raise SetupExpired()
             pending = LockedFactor(0, "totp", row.pending_secret, None, None, 0)
-            result, refused = self._judge(conn, _LockedRow(conn, user_id, row, (pending,)), now, check, lock_seconds)
+            result, refused = self._judge(tx, _LockedRow(tx, user_id, row, (pending,)), now, check, lock_seconds)
         return _outcome(result, refused)
 
     @staticmethod
     def _judge(
-        conn: Connection,
+        tx: direct.Transaction,
         locked: _LockedRow,
         now: float,
         check: Check,
@@ -675,9 +683,9 @@ class SQLAlchemyStore:
         for i, (name, detail) in enumerate(events):
             params.update({f"event{i}": name, f"detail{i}": detail[:255]})
         shape = (tuple(values), passed is not None, passed is not None and passed[1] is not None, len(events),
-                 conn.dialect.name == "postgresql")
+                 tx.dialect.name == "postgresql")
         for statement in _writes(*shape):
-            conn.execute(statement, params)
+            tx.execute(statement, params)
         return result, refused
 
     # -- recovery codes ------------------------------------------------------
