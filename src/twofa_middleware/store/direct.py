@@ -50,10 +50,10 @@ class Compiled:
         # One name may stand for several parameters (a value used twice): the typed one says how it
         # is bound (in a multi-row INSERT only the first row's are typed by their columns).
         processors: dict[str, Callable[[Any], Any]] = {}
-        for bind, name in compiled.bind_names.items():
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                processors.setdefault(name, process)
+        for param, key in compiled.bind_names.items():
+            processor = param.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors.setdefault(key, processor)
         self._binds: list[_Bind] = []
         for name in self._names:
             bind, process = compiled.binds[name], processors.get(name)
