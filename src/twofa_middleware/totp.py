@@ -26,8 +26,20 @@ def new_secret() -> str:
     return pyotp.random_base32(32)
 
 
+class _TOTP(pyotp.TOTP):
+    """pyotp's TOTP with the secret decoded (and its length checked) once, not again for
+    every code computed: a verification computes one per step of its window."""
+
+    _key: bytes | None = None
+
+    def byte_secret(self) -> bytes:
+        if self._key is None:
+            self._key = super().byte_secret()
+        return self._key
+
+
 def _totp(secret: str, settings: Settings) -> pyotp.TOTP:
-    return pyotp.TOTP(
+    return _TOTP(
         secret,
         digits=settings.totp_digits,
         digest=_DIGESTS[settings.totp_algorithm],

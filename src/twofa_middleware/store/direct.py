@@ -15,24 +15,22 @@ out of the pool.
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 # How a transaction begins, where the driver does not begin it itself (psycopg
 # does, before the first statement). SQLite: take the write lock up front, so
 # concurrent verifications serialise (the engine's own ``begin`` event does the same).
 _BEGIN = {"sqlite": "BEGIN IMMEDIATE"}
-
-_Bind = tuple[str | None, Callable[[Any], Any] | None, Any]  # (value's name or None, processor, fixed value)
-
 
 class Compiled:
     """One Core statement compiled for one dialect: its SQL, how to bind its values, how to read its rows."""
@@ -51,30 +49,39 @@ class Compiled:
         # is bound (in a multi-row INSERT only the first row's are typed by their columns).
         processors: dict[str, Callable[[Any], Any]] = {}
         for param, key in compiled.bind_names.items():
-            processor = param.type.dialect_impl(dialect).bind_processor(dialect)
+            processor = _bind_processor(param.type, dialect)
             if processor is not None:
                 processors.setdefault(key, processor)
-        self._binds: list[_Bind] = []
-        for name in self._names:
-            bind, process = compiled.binds[name], processors.get(name)
-            if bind.required:
-                self._binds.append((name, process, None))
-            else:  # a value fixed in the statement (a LIMIT's): processed once, here
-                value = bind.effective_value
-                self._binds.append((None, None, process(value) if process is not None else value))
+        # Values fixed in the statement (a LIMIT's) are bound as given ones are.
+        self._fixed = {
+            name: compiled.binds[name].effective_value for name in self._names if not compiled.binds[name].required
+        }
+        self._processors = tuple((i, processors[n]) for i, n in enumerate(self._names) if n in processors)
         columns = getattr(statement, "selected_columns", ())
-        self._results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        results = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        self._results = tuple((i, p) for i, p in enumerate(results) if p is not None)
         self._make: Callable[[Iterable[Any]], Any] | None = (
             cast(Any, namedtuple("Row", [c.key for c in columns], rename=True))._make if columns else None
         )
 
-    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        """The driver's parameters for ``values`` (by bind name): a tuple or a dict, as its style wants."""
+    def params(
+        self, values: Mapping[str, Any], done: dict[tuple[_Processor, Any], Any]
+    ) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters for ``values`` (by bind name): a tuple or a dict, as its style wants.
+        ``done`` keeps the values processed so far (in this transaction): a time bound in
+        several statements is converted once."""
+        if self._fixed:
+            values = {**self._fixed, **values}
         try:
-            bound = [
-                fixed if name is None else values[name] if process is None else process(values[name])
-                for name, process, fixed in self._binds
-            ]
+            bound = [values[name] for name in self._names]
+            for i, process in self._processors:
+                key = (process, bound[i])
+                try:
+                    bound[i] = done[key]
+                except KeyError:
+                    bound[i] = done[key] = process(bound[i])
+                except TypeError:  # a value that is no key (a list): processed every time
+                    bound[i] = process(bound[i])
         except Exception as exc:
             # As SQLAlchemy reports a value its types cannot bind (the values left out: they may be secret).
             raise StatementError("a value could not be bound", self.sql, None, exc) from exc
@@ -84,9 +91,32 @@ class Compiled:
         """The driver's rows, through the result processors, with the selected columns' names."""
         make, results = self._make, self._results
         assert make is not None  # noqa: S101 - only a SELECT has rows
-        if not any(results):
+        if not results:
             return [make(r) for r in raw]
-        return [make(v if p is None else p(v) for p, v in zip(results, r, strict=True)) for r in raw]
+        rows = []
+        for r in raw:
+            values = list(r)
+            for i, process in results:
+                values[i] = process(values[i])
+            rows.append(make(values))
+        return rows
+
+
+_Processor = Callable[[Any], Any]
+_PROCESSORS: weakref.WeakKeyDictionary[Dialect, dict[tuple[type[Any], str], _Processor | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> _Processor | None:
+    """The type's bind processor for the dialect, one for equal types (the same class and
+    arguments, so the same repr): then one value bound to two columns of one type is
+    one key in a transaction's processed values."""
+    shared = _PROCESSORS.setdefault(dialect, {})
+    key = (type(kind), repr(kind))
+    if key not in shared:
+        shared[key] = kind.dialect_impl(dialect).bind_processor(dialect)
+    return shared[key]
 
 
 @lru_cache(maxsize=256)
@@ -96,63 +126,92 @@ def compiled(statement: ClauseElement, dialect: Dialect) -> Compiled:
 
 
 class Transaction:
-    """The statements of one transaction, on the checked-out connection's cursor."""
+    """One transaction on a connection from ``engine``'s pool, as a ``with`` block:
+    committed when the block ends, rolled back when it raises.
 
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:
-        self._cursor = cursor
-        self.dialect = dialect
+    ``translate`` names what a failure becomes (called with the error after the
+    rollback; None keeps it as raised). Failures are the driver's own
+    (``dialect.loaded_dbapi.Error``), or SQLAlchemy's for a failed checkout or a
+    value that cannot be bound.
+    """
+
+    def __init__(self, engine: Engine, translate: Callable[[BaseException], BaseException | None]) -> None:
+        self.dialect = engine.dialect
+        self._engine = engine
+        self._translate = translate
+        self._processed: dict[tuple[_Processor, Any], Any] = {}
+
+    def __enter__(self) -> Transaction:
+        try:
+            self._connection = connection = self._engine.raw_connection()
+        except BaseException as exc:  # noqa: BLE001 - raised again, translated
+            self._raise(exc)
+        self._cursor: Any = None
+        try:
+            driver = connection.dbapi_connection
+            assert driver is not None  # noqa: S101 - a connection just checked out is live
+            self._driver = driver
+            self._cursor = cursor = connection.cursor()
+            begin = _BEGIN.get(self.dialect.name)
+            if begin is not None:
+                cursor.execute(begin)
+        except BaseException as exc:  # noqa: BLE001 - rolled back, raised again
+            self._end(exc)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is None:
+            try:
+                self._driver.commit()
+            except BaseException as failed:  # noqa: BLE001 - rolled back, raised again
+                self._end(failed)
+            self._close()
+        else:
+            self._end(exc)
 
     def execute(self, statement: ClauseElement, values: Mapping[str, Any]) -> int:
         """Run ``statement``; the rows it changed (its ``rowcount``)."""
         run = compiled(statement, self.dialect)
-        self._cursor.execute(run.sql, run.params(values))
+        self._cursor.execute(run.sql, run.params(values, self._processed))
         return int(self._cursor.rowcount)
 
     def rows(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[Any]:
         """Run a SELECT; its rows, as named tuples of the selected columns."""
         run = compiled(statement, self.dialect)
-        self._cursor.execute(run.sql, run.params(values))
+        self._cursor.execute(run.sql, run.params(values, self._processed))
         return run.rows(self._cursor.fetchall())
 
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Transaction]:
-    """One transaction on a connection from ``engine``'s pool: committed when the block
-    ends, rolled back when it raises (the error then propagates as it was raised).
-
-    Errors are the driver's own (``dialect.loaded_dbapi.Error``), or SQLAlchemy's
-    for a failed checkout or a value that cannot be bound; the caller maps them.
-    """
-    dialect = engine.dialect
-    connection = engine.raw_connection()
-    driver = connection.dbapi_connection
-    assert driver is not None  # noqa: S101 - a connection just checked out is live
-    cursor = None
-    try:
-        cursor = connection.cursor()
-        begin = _BEGIN.get(dialect.name)
-        if begin is not None:
-            cursor.execute(begin)
-        yield Transaction(cursor, dialect)
-        driver.commit()
-    except BaseException as exc:
-        _roll_back(dialect, connection, driver, cursor, exc)
-        raise
-    finally:
-        if cursor is not None:
-            cursor.close()
-        connection.close()  # back to the pool (or, invalidated, to be replaced)
-
-
-def _roll_back(dialect: Dialect, connection: Any, driver: Any, cursor: Any, exc: BaseException) -> None:
-    """Undo what the transaction wrote; a connection that is gone, or that cannot roll
-    back, is invalidated so that no later checkout gets it half-way through a transaction."""
-    errors = dialect.loaded_dbapi.Error
-    gone = isinstance(exc, errors) and dialect.is_disconnect(exc, driver, cursor)
-    if not gone:
+    def _end(self, exc: BaseException) -> NoReturn:
+        """Roll back, give the connection back, raise what ``exc`` becomes."""
         try:
-            driver.rollback()
-        except errors:
-            gone = True
-    if gone:
-        connection.invalidate(exc if isinstance(exc, Exception) else None)
+            self._roll_back(exc)
+        finally:
+            self._close()
+        self._raise(exc)
+
+    def _raise(self, exc: BaseException) -> NoReturn:
+        translated = self._translate(exc)
+        if translated is None:
+            raise exc
+        raise translated from exc
+
+    def _roll_back(self, exc: BaseException) -> None:
+        """Undo what the transaction wrote; a connection that is gone, or that cannot roll
+        back, is invalidated so that no later checkout gets it half-way through a transaction."""
+        errors = self.dialect.loaded_dbapi.Error
+        driver = self._connection.dbapi_connection
+        gone = driver is None or (isinstance(exc, errors) and self.dialect.is_disconnect(exc, driver, self._cursor))
+        if not gone:
+            try:
+                driver.rollback()  # type: ignore[union-attr]
+            except errors:
+                gone = True
+        if gone:
+            self._connection.invalidate(exc if isinstance(exc, Exception) else None)
+
+    def _close(self) -> None:
+        try:
+            if self._cursor is not None:
+                self._cursor.close()
+        finally:
+            self._connection.close()  # back to the pool (or, invalidated, to be replaced)

@@ -376,23 +376,24 @@ class SQLAlchemyStore:
         except (DBAPIError, SQLAlchemyError) as exc:
             raise StoreUnavailable() from exc
 
-    @contextmanager
-    def _core_tx(self) -> Iterator[direct.Transaction]:
+    def _core_tx(self) -> direct.Transaction:
         """As :meth:`_tx`, for Core statements run on the pooled connection's own
         cursor (:mod:`.direct`): no ORM session, no SQLAlchemy execution on the
-        verification's hot path. Errors map as :meth:`_tx` maps them."""
+        verification's hot path. Failures map as in :meth:`_tx`."""
         if not self._schema_ready:
             with self._schema_lock:
                 if not self._schema_ready:
                     self.create_schema()
+        return direct.Transaction(self.engine, self._failure)
+
+    def _failure(self, exc: BaseException) -> BaseException | None:
+        """What a failure of a :meth:`_core_tx` becomes: as :meth:`_tx` maps them."""
         dbapi = self.engine.dialect.loaded_dbapi
-        try:
-            with direct.transaction(self.engine) as tx:
-                yield tx
-        except (DataError, dbapi.DataError) as exc:
-            raise InvalidRequest(N_("A value in the request is too long or out of range.")) from exc
-        except (SQLAlchemyError, dbapi.Error) as exc:
-            raise StoreUnavailable() from exc
+        if isinstance(exc, DataError | dbapi.DataError):
+            return InvalidRequest(N_("A value in the request is too long or out of range."))
+        if isinstance(exc, SQLAlchemyError | dbapi.Error):
+            return StoreUnavailable()
+        return None
 
     def _row(self, session: Session, user_id: str, *, lock: bool = False) -> TwoFactorUser:
         """The user's row, inserted first when missing.
