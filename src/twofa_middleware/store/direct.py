@@ -65,7 +65,7 @@ class Compiled:
         )
 
     def params(
-        self, values: Mapping[str, Any], done: dict[tuple[_Processor, Any], Any]
+        self, values: Mapping[str, Any], done: dict[tuple[_Processor, type[Any], Any], Any]
     ) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for ``values`` (by bind name): a tuple or a dict, as its style wants.
         ``done`` keeps the values processed so far (in this transaction): a time bound in
@@ -75,7 +75,7 @@ class Compiled:
         try:
             bound = [values[name] for name in self._names]
             for i, process in self._processors:
-                key = (process, bound[i])
+                key = (process, type(bound[i]), bound[i])  # 1 and True are equal keys, not equal values
                 try:
                     bound[i] = done[key]
                 except KeyError:
@@ -139,7 +139,7 @@ class Transaction:
         self.dialect = engine.dialect
         self._engine = engine
         self._translate = translate
-        self._processed: dict[tuple[_Processor, Any], Any] = {}
+        self._processed: dict[tuple[_Processor, type[Any], Any], Any] = {}
 
     def __enter__(self) -> Transaction:
         try:
