@@ -332,11 +332,11 @@ class TwoFactorService:
             self.store.attempt(user_id, now, check, self._lock_seconds, log, ip)
         except TwoFactorError as exc:
             self._changed(user_id, everywhere=self.locked_now(exc))
-            if exc.attempt is not None:  # counted and logged in the attempt's transaction
+            # Counted and logged in the attempt's transaction. Without ``attempt`` nothing was
+            # judged (a lockout, 2FA off, the store failing): nothing to log or to tell.
+            if exc.attempt is not None:
                 for event, _detail in self._refusal_events(method, exc):
                     self._announce(user_id, event)
-            elif not isinstance(exc, Throttled | NotEnabled):
-                self._refused(user_id, method, exc, ip)
             raise
         # A spent time step or a reset failure count is in no cache; a spent recovery code is.
         self._changed(user_id, everywhere=method == "recovery")
@@ -395,11 +395,6 @@ class TwoFactorService:
             raise refusal or InvalidCode()
         row.used(matched[0], now)
         return matched[1]
-
-    def _refused(self, user_id: str, method: str, exc: TwoFactorError, ip: str | None) -> None:
-        """Log a refused code, and the lockout it started, each in a transaction of its own."""
-        for event, detail in self._refusal_events(method, exc):
-            self._event(user_id, event, detail, ip)
 
     @staticmethod
     def _refusal_events(method: str, refusal: TwoFactorError) -> list[tuple[str, str]]:
