@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.integration.api_support import ApiClient, use_clock
+from tests.integration.api_support import ApiClient, Authenticator, use_clock
 from twofa_middleware.testing import FixedClock
 
 
@@ -78,3 +78,54 @@ def test_a_database_error_mid_verify_is_a_503_that_logs_and_tells_nothing(live_a
     r = owner.verify(code)
     assert r.status_code == 200, r.text
     assert owner.me().status_code == 200
+
+
+def test_a_setup_key_read_by_another_sign_in_is_not_the_one_the_user_confirms(live_app, clock):
+    """The attacker has alice's password, and alice, fearing just that, turns 2FA on.
+    The setup's key was the user's, not the sign-in's: the attacker's own sign-in
+    called /enroll first (or polled it while alice set up) and got the very key
+    alice's page then showed, so alice's new second factor was the attacker's too."""
+    alice = ApiClient(live_app.url)
+    alice.register("alice")
+    attacker = ApiClient(live_app.url)
+    attacker.login("alice")
+    attacker.sudo()
+    seeded = attacker.post("/enroll").json()["secret"]
+
+    app, _ = alice.enable(clock)  # alice's own setup, within the attacker's setup window
+    assert app.totp.secret != seeded
+    assert alice.me().status_code == 200
+
+    attacker.login("alice")
+    stolen = Authenticator(seeded, clock)
+    stolen.last_step = app.last_step
+    r = attacker.verify(stolen.code())
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_code"), r.text
+    assert attacker.me().status_code == 401
+
+
+def test_a_setup_under_way_is_never_shown_to_another_sign_in(live_app, clock):
+    """alice's setup is under way when the attacker's sign-in asks /enroll: it gets a key
+    of its own, never alice's. The newest setup wins: alice's confirmation then says the
+    setup has expired, and her setup started anew is hers alone (the attacker's key,
+    replaced, confirms nothing, and counts no failure)."""
+    alice = ApiClient(live_app.url)
+    alice.register("alice")
+    alice.sudo()
+    hers = alice.post("/enroll").json()["secret"]
+    attacker = ApiClient(live_app.url)
+    attacker.login("alice")
+    attacker.sudo()
+    theirs = attacker.post("/enroll").json()["secret"]
+    assert theirs != hers
+
+    r = alice.post("/enroll/confirm", {"code": Authenticator(hers, clock).code()})
+    assert (r.status_code, r.json()["error"]) == (400, "setup_expired"), r.text
+    again = alice.post("/enroll").json()["secret"]
+    assert again not in (hers, theirs)
+
+    r = attacker.post("/enroll/confirm", {"code": Authenticator(theirs, clock).code()})
+    assert (r.status_code, r.json()["error"]) == (400, "setup_expired"), r.text
+    assert live_app.middleware.service.store.failures("alice") == 0
+    r = alice.post("/enroll/confirm", {"code": Authenticator(again, clock).code()})
+    assert r.status_code == 200 and r.json()["enabled"] is True, r.text

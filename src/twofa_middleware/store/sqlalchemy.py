@@ -465,19 +465,19 @@ class SQLAlchemyStore:
         now: float,
         *,
         only_first: bool = False,
-        pending: bool = False,
+        pending: str | None = None,
     ) -> tuple[int, bool]:
         """Store a factor; ``(its id, whether it is the first)``.
 
         Decided under the user's row lock: the first factor turns 2FA on (a new
         epoch, and ``codes`` become the recovery codes); a later one joins the
         list and ``codes`` are not used. The setup's pending secret is spent either way;
-        with ``pending`` (a setup's confirmation), ``new.secret`` must still be it, so
-        one setup code confirmed twice at once stores one factor (SetupExpired).
+        ``pending`` (a setup's confirmation: its pending secret as stored) must still be
+        it, so one setup code confirmed twice at once stores one factor (SetupExpired).
         """
         with self._tx() as s:
             row = self._row(s, user_id, lock=True)
-            if pending and (row.pending_secret is None or row.pending_secret != new.secret):
+            if pending is not None and row.pending_secret != pending:
                 raise SetupExpired()
             first = self._count_authenticators(s, user_id) == 0
             if only_first and not first:
