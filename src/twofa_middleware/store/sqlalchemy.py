@@ -233,6 +233,13 @@ class _LockedRow:
         return result.rowcount == 1
 
 
+def _address(ip: str | None) -> str | None:
+    """The client's address as its column keeps it (64 characters): a WSGI server's
+    REMOTE_ADDR may be no IP at all (a Unix socket's path), and PostgreSQL would refuse
+    the whole transaction for it, a right code with it."""
+    return None if ip is None else ip[:64]
+
+
 def _new_epoch(row: TwoFactorUser, enabled_at: float | None) -> None:
     """2FA turned on or off: no setup pending, no lock, and a new epoch, so every
     verified cookie of before stops working."""
@@ -668,7 +675,7 @@ class SQLAlchemyStore:
         events = [] if log is None else log(refused)
         # A refused check may still have named a factor: its use is not stamped.
         passed = locked.passed if refused is None else None
-        params: dict[str, Any] = {"owner": locked.user_id, "now": now, "ip": remote_addr}
+        params: dict[str, Any] = {"owner": locked.user_id, "now": now, "ip": _address(remote_addr)}
         params.update({f"user_{column}": value for column, value in values.items()})
         if passed is not None:
             params.update(factor_id=passed[0], count=passed[1])
@@ -711,7 +718,7 @@ class SQLAlchemyStore:
         with self._tx() as s:
             s.add(
                 SecurityEvent(
-                    user_id=user_id, event=event, detail=detail[:255], remote_addr=remote_addr, created_at=now
+                    user_id=user_id, event=event, detail=detail[:255], remote_addr=_address(remote_addr), created_at=now
                 )
             )
 
@@ -737,7 +744,9 @@ class SQLAlchemyStore:
             )
             if (count or 0) >= limit:
                 return None
-            row = SecurityEvent(user_id=user_id, event=event, detail="", remote_addr=remote_addr, created_at=now)
+            row = SecurityEvent(
+                user_id=user_id, event=event, detail="", remote_addr=_address(remote_addr), created_at=now
+            )
             s.add(row)
             s.flush()
             return row.id
@@ -865,7 +874,7 @@ class SQLAlchemyStore:
     ) -> int:
         with self._tx() as s:
             row = TrustedBrowser(
-                user_id=user_id, secret_hash=secret_hash, label=label[:100], remote_addr=ip,
+                user_id=user_id, secret_hash=secret_hash, label=label[:100], remote_addr=_address(ip),
                 created_at=now, last_used_at=now, expires_at=expires_at, epoch=epoch,
             )
             s.add(row)
@@ -896,7 +905,9 @@ class SQLAlchemyStore:
     def touch_trusted_browser(self, browser_id: int, ip: str | None, now: float) -> None:
         with self._tx() as s:
             s.execute(
-                update(TrustedBrowser).where(TrustedBrowser.id == browser_id).values(last_used_at=now, remote_addr=ip)
+                update(TrustedBrowser)
+                .where(TrustedBrowser.id == browser_id)
+                .values(last_used_at=now, remote_addr=_address(ip))
             )
 
     def revoke_trusted_browsers(self, user_id: str, browser_id: int | None, now: float) -> int:
