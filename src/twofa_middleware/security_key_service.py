@@ -192,12 +192,9 @@ class SecurityKeySteps:
             service.store.attempt(user_id, now, check, service._lock_seconds, log, ip)
         except TwoFactorError as exc:
             service._changed(user_id, everywhere=service.locked_now(exc))
-            if exc.attempt is not None:  # counted and logged in the attempt's transaction
+            if exc.attempt is not None:  # counted and logged in the attempt's transaction (else nothing was judged)
                 for event, _detail in log(exc):
                     service._announce(user_id, event)
-            elif not isinstance(exc, Throttled | NotEnabled):
-                reason = getattr(exc, "reason", exc.code)
-                service._refused(user_id, f"webauthn {reason}", exc, ip)
             raise
         service._changed(user_id, everywhere=False)  # a signature count is in no cache
         service._announce(user_id, "verified")

@@ -29,6 +29,7 @@ from .errors import (
     NoSuchBrowser,
     NotEnabled,
     RememberOff,
+    SetupExpired,
     Throttled,
     TwoFactorError,
     WrongPassword,
@@ -207,25 +208,27 @@ class TwoFactorService:
 
     # -- enrollment --------------------------------------------------------------
 
-    def enrollment(self, user_id: str) -> Enrollment:
-        """The pending secret for this user, made on first call and kept for a while,
-        so reloading the page shows the same QR code."""
-        enrollment = self.pending_enrollment(user_id, start=True)
+    def enrollment(self, user_id: str, session_key: str = "") -> Enrollment:
+        """The pending secret for this sign-in (``session_key``), made on first call and
+        kept for a while, so reloading the page shows the same QR code."""
+        enrollment = self.pending_enrollment(user_id, start=True, session_key=session_key)
         assert enrollment is not None  # noqa: S101 - start=True always makes one
         return enrollment
 
-    def pending_enrollment(self, user_id: str, *, start: bool = False) -> Enrollment | None:
-        """The setup under way (of the first authenticator app, or one more), None when
-        there is none (unless ``start``): a refused request stores nothing."""
+    def pending_enrollment(self, user_id: str, *, start: bool = False, session_key: str = "") -> Enrollment | None:
+        """The setup under way in this sign-in (of the first authenticator app, or one more),
+        None when there is none (unless ``start``): a refused request stores nothing.
+
+        A setup is its sign-in's alone: another sign-in of the user (someone holding the
+        password) never sees its key; starting there replaces it (the newest setup wins)."""
         now = self.clock()
         stored = self.store.pending_secret(user_id, now - self.settings.enrollment_seconds)
-        if stored is not None:
-            secret = self.keyring.decrypt(stored)
-        elif start:
+        secret = None if stored is None else self._own_setup(stored, user_id, session_key)
+        if secret is None:
+            if not start:
+                return None
             secret = totp.new_secret()
-            self.store.set_pending_secret(user_id, self.keyring.encrypt(secret), now)
-        else:
-            return None
+            self.store.set_pending_secret(user_id, self._seal_setup(secret, user_id, session_key), now)
         uri = totp.provisioning_uri(secret, self.settings.label(user_id), self.settings)
         qr = segno.make(uri, error="m")
         return Enrollment(
@@ -235,24 +238,46 @@ class TwoFactorService:
             qr_data_uri=qr.svg_data_uri(scale=5, border=4, dark="#111", light="#fff"),
         )
 
+    def _setup_tags(self, user_id: str, session_key: str) -> list[str]:
+        """The tags of the sign-in ``session_key`` that a setup's stored secret carries, newest key first."""
+        return self.keyring.macs("twofa.setup", f"{user_id}\0{session_key}")
+
+    def _seal_setup(self, secret: str, user_id: str, session_key: str) -> str:
+        """The pending secret as stored: encrypted, with the tag of the sign-in that started it."""
+        return self.keyring.encrypt(f"{self._setup_tags(user_id, session_key)[0]} {secret}")
+
+    def _own_setup(self, stored: str, user_id: str, session_key: str) -> str | None:
+        """The secret of a pending setup this sign-in started; None for another's (or for
+        one stored before setups carried their sign-in, or under a key since retired)."""
+        try:
+            tag, _, secret = self.keyring.decrypt(stored).partition(" ")
+        except ValueError:
+            return None
+        mine = [hmac.compare_digest(tag, t) for t in self._setup_tags(user_id, session_key)]
+        return secret if secret and any(mine) else None
+
     def confirm_enrollment(
-        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None
+        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None, session_key: str = ""
     ) -> list[str]:
         """Store the new authenticator app once the code proves it works.
 
         The first factor turns 2FA on and returns the new recovery codes; one
-        more returns none (the user keeps the codes they have).
+        more returns none (the user keeps the codes they have). Only the sign-in that
+        started the setup confirms it (another gets SetupExpired, and nothing is counted).
         """
         code = totp.parse_code(raw_code, self.settings)
         label = self.authenticator_name(name, "totp")
         now = self.clock()
-        accepted: list[tuple[str, int]] = []
+        accepted: list[tuple[str, str, int]] = []
 
         def check(row: LockedUser) -> int:
             (pending,) = row.factors
             assert pending.secret is not None  # noqa: S101 - a pending factor is always a secret
-            step = totp.verify(self.keyring.decrypt(pending.secret), code, now, -1, self.settings)
-            accepted.append((pending.secret, step))
+            secret = self._own_setup(pending.secret, user_id, session_key)
+            if secret is None:
+                raise SetupExpired()
+            step = totp.verify(secret, code, now, -1, self.settings)
+            accepted.append((pending.secret, secret, step))
             return step
 
         try:
@@ -262,14 +287,15 @@ class TwoFactorService:
         except (InvalidCode, CodeReused) as exc:
             self._event(user_id, "enroll_failed", exc.code, ip)
             raise
-        stored, step = accepted[0]
-        return self._add(user_id, NewAuthenticator("totp", label, secret=stored), step, ip, pending=True)
+        sealed, secret, step = accepted[0]
+        new = NewAuthenticator("totp", label, secret=self.keyring.encrypt(secret))
+        return self._add(user_id, new, step, ip, pending=sealed)
 
     def _add(
-        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: bool = False
+        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: str | None = None
     ) -> list[str]:
         """Store a proven factor; the recovery codes when it is the first (2FA turned on).
-        ``pending``: it is the setup's pending secret, which must not be spent yet."""
+        ``pending``: the setup's pending secret as stored, which must not be spent yet."""
         codes = recovery.generate(self.settings.recovery_code_count)
         authenticator_id, first = self.store.add_authenticator(
             user_id, new, step, self._code_rows(user_id, codes), self.clock(), pending=pending
@@ -332,11 +358,11 @@ class TwoFactorService:
             self.store.attempt(user_id, now, check, self._lock_seconds, log, ip)
         except TwoFactorError as exc:
             self._changed(user_id, everywhere=self.locked_now(exc))
-            if exc.attempt is not None:  # counted and logged in the attempt's transaction
+            # Counted and logged in the attempt's transaction. Without ``attempt`` nothing was
+            # judged (a lockout, 2FA off, the store failing): nothing to log or to tell.
+            if exc.attempt is not None:
                 for event, _detail in self._refusal_events(method, exc):
                     self._announce(user_id, event)
-            elif not isinstance(exc, Throttled | NotEnabled):
-                self._refused(user_id, method, exc, ip)
             raise
         # A spent time step or a reset failure count is in no cache; a spent recovery code is.
         self._changed(user_id, everywhere=method == "recovery")
@@ -395,11 +421,6 @@ class TwoFactorService:
             raise refusal or InvalidCode()
         row.used(matched[0], now)
         return matched[1]
-
-    def _refused(self, user_id: str, method: str, exc: TwoFactorError, ip: str | None) -> None:
-        """Log a refused code, and the lockout it started, each in a transaction of its own."""
-        for event, detail in self._refusal_events(method, exc):
-            self._event(user_id, event, detail, ip)
 
     @staticmethod
     def _refusal_events(method: str, refusal: TwoFactorError) -> list[tuple[str, str]]:

@@ -364,15 +364,15 @@ def test_revoking_counts_only_the_users_live_browsers_and_never_another_users(st
 def test_a_setups_factor_is_stored_only_while_its_secret_is_still_pending(enabled):
     phone = NewAuthenticator("totp", "Tablet", secret="enc-2")
     with pytest.raises(SetupExpired):  # no setup under way
-        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending="enc-2")
     enabled.set_pending_secret("alice", "enc-3", NOW)
     with pytest.raises(SetupExpired):  # another setup under way
-        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending="enc-2")
     assert len(enabled.authenticators("alice")) == 1
     enabled.set_pending_secret("alice", "enc-2", NOW)
-    enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+    enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending="enc-2")
     with pytest.raises(SetupExpired):  # spent
-        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending=True)
+        enabled.add_authenticator("alice", phone, 120, CODES, NOW, pending="enc-2")
     assert [a.name for a in enabled.authenticators("alice")] == ["Authenticator app", "Tablet"]
 
 

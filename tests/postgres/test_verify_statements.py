@@ -47,8 +47,7 @@ _END = re.compile(r"(COMMIT|ROLLBACK)\b", re.IGNORECASE)
 def service(store: SQLAlchemyStore) -> TwoFactorService:
     clock = FixedClock(T0)
     service = TwoFactorService(Settings(issuer="Count"), KeyRing(KEY), store, lambda u, p: False, clock=clock)
-    service.store.set_pending_secret("alice", service.keyring.encrypt(SECRET), T0)
-    service.confirm_enrollment("alice", pyotp.TOTP(SECRET).at(int(T0)))
+    service.import_totp("alice", SECRET, "Phone")  # a known secret: a setup's key is the service's own
     clock.advance(60)
     return service
 

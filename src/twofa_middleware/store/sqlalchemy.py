@@ -238,6 +238,13 @@ class _LockedRow:
         return self._tx.execute(_spend_recovery_code(len(code_hashes)), values) == 1
 
 
+def _address(ip: str | None) -> str | None:
+    """The client's address as its column keeps it (64 characters): a WSGI server's
+    REMOTE_ADDR may be no IP at all (a Unix socket's path), and PostgreSQL would refuse
+    the whole transaction for it, a right code with it."""
+    return None if ip is None else ip[:64]
+
+
 def _new_epoch(row: TwoFactorUser, enabled_at: float | None) -> None:
     """2FA turned on or off: no setup pending, no lock, and a new epoch, so every
     verified cookie of before stops working."""
@@ -473,19 +480,19 @@ class SQLAlchemyStore:
         now: float,
         *,
         only_first: bool = False,
-        pending: bool = False,
+        pending: str | None = None,
     ) -> tuple[int, bool]:
         """Store a factor; ``(its id, whether it is the first)``.
 
         Decided under the user's row lock: the first factor turns 2FA on (a new
         epoch, and ``codes`` become the recovery codes); a later one joins the
         list and ``codes`` are not used. The setup's pending secret is spent either way;
-        with ``pending`` (a setup's confirmation), ``new.secret`` must still be it, so
-        one setup code confirmed twice at once stores one factor (SetupExpired).
+        ``pending`` (a setup's confirmation: its pending secret as stored) must still be
+        it, so one setup code confirmed twice at once stores one factor (SetupExpired).
         """
         with self._tx() as s:
             row = self._row(s, user_id, lock=True)
-            if pending and (row.pending_secret is None or row.pending_secret != new.secret):
+            if pending is not None and row.pending_secret != pending:
                 raise SetupExpired()
             first = self._count_authenticators(s, user_id) == 0
             if only_first and not first:
@@ -677,7 +684,7 @@ class SQLAlchemyStore:
         events = [] if log is None else log(refused)
         # A refused check may still have named a factor: its use is not stamped.
         passed = locked.passed if refused is None else None
-        params: dict[str, Any] = {"owner": locked.user_id, "now": now, "ip": remote_addr}
+        params: dict[str, Any] = {"owner": locked.user_id, "now": now, "ip": _address(remote_addr)}
         params.update({f"user_{column}": value for column, value in values.items()})
         if passed is not None:
             params.update(factor_id=passed[0], count=passed[1])
@@ -720,7 +727,7 @@ class SQLAlchemyStore:
         with self._tx() as s:
             s.add(
                 SecurityEvent(
-                    user_id=user_id, event=event, detail=detail[:255], remote_addr=remote_addr, created_at=now
+                    user_id=user_id, event=event, detail=detail[:255], remote_addr=_address(remote_addr), created_at=now
                 )
             )
 
@@ -746,7 +753,9 @@ class SQLAlchemyStore:
             )
             if (count or 0) >= limit:
                 return None
-            row = SecurityEvent(user_id=user_id, event=event, detail="", remote_addr=remote_addr, created_at=now)
+            row = SecurityEvent(
+                user_id=user_id, event=event, detail="", remote_addr=_address(remote_addr), created_at=now
+            )
             s.add(row)
             s.flush()
             return row.id
@@ -874,7 +883,7 @@ class SQLAlchemyStore:
     ) -> int:
         with self._tx() as s:
             row = TrustedBrowser(
-                user_id=user_id, secret_hash=secret_hash, label=label[:100], remote_addr=ip,
+                user_id=user_id, secret_hash=secret_hash, label=label[:100], remote_addr=_address(ip),
                 created_at=now, last_used_at=now, expires_at=expires_at, epoch=epoch,
             )
             s.add(row)
@@ -905,7 +914,9 @@ class SQLAlchemyStore:
     def touch_trusted_browser(self, browser_id: int, ip: str | None, now: float) -> None:
         with self._tx() as s:
             s.execute(
-                update(TrustedBrowser).where(TrustedBrowser.id == browser_id).values(last_used_at=now, remote_addr=ip)
+                update(TrustedBrowser)
+                .where(TrustedBrowser.id == browser_id)
+                .values(last_used_at=now, remote_addr=_address(ip))
             )
 
     def revoke_trusted_browsers(self, user_id: str, browser_id: int | None, now: float) -> int:

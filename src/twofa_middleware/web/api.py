@@ -242,7 +242,7 @@ class Api:
         return response
 
     def enroll(self, ctx: Ctx, body: Body) -> Response:
-        enrollment = ctx.service.enrollment(ctx.user_id)
+        enrollment = ctx.service.enrollment(ctx.user_id, ctx.identity.session_key)
         return json_response({
             "secret": enrollment.secret,
             "otpauth_uri": enrollment.otpauth_uri,
@@ -252,7 +252,9 @@ class Api:
     def enroll_confirm(self, ctx: Ctx, body: Body) -> Response:
         """Needs the re-confirmation too: the pending secret belongs to the user, not
         to the session, so a stolen session must not be able to finish a setup."""
-        codes = ctx.service.confirm_enrollment(ctx.user_id, body["code"], ctx.ip, body.get("name"))
+        codes = ctx.service.confirm_enrollment(
+            ctx.user_id, body["code"], ctx.ip, body.get("name"), ctx.identity.session_key
+        )
         # As on the setup page: proving the code at enrollment proves the second factor.
         # One more authenticator brings no new codes: the list is empty then.
         return _verified(ctx, {"enabled": True, "recovery_codes": codes})

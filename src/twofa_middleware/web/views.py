@@ -127,7 +127,9 @@ class Pages:
             return password_form
         name = ctx.request.form.get("name")
         try:
-            codes = ctx.service.confirm_enrollment(ctx.user_id, ctx.request.form.get("code"), ctx.ip, name)
+            codes = ctx.service.confirm_enrollment(
+                ctx.user_id, ctx.request.form.get("code"), ctx.ip, name, ctx.identity.session_key
+            )
         except TwoFactorError as exc:
             return self._setup_page(ctx, error=ctx.t(exc), status=exc.status, name=name)
         ctx.refresh()
@@ -141,7 +143,9 @@ class Pages:
 
     def _setup_page(self, ctx: Ctx, error: str | None = None, status: int = 200, name: str | None = None) -> Response:
         # A refused code shows the setup under way again; it never starts a new one.
-        enrollment = ctx.service.pending_enrollment(ctx.user_id, start=error is None)
+        enrollment = ctx.service.pending_enrollment(
+            ctx.user_id, start=error is None, session_key=ctx.identity.session_key
+        )
         if enrollment is None:
             return self.render(ctx, "error.html", status, title=ctx.t(N_("Set up two-factor authentication")),
                                message=" ".join((error or "", ctx.t(N_("The setup has expired: start again.")))),
