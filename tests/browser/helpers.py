@@ -1,6 +1,10 @@
 """What a person does in the browser, step by step, shared by the browser tests and
 ``make screenshots``: every step finds its field or button by the visible label or
 role, and every authentication code comes from Debian's ``oathtool``.
+
+The 2FA pages' texts go through ``_()``: inside ``with speaking("de"):`` a step looks
+for the words the German page shows (the shipped catalog's), so the same steps walk
+the pages in any language. The example app's own pages stay English.
 """
 
 from __future__ import annotations
@@ -10,10 +14,15 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Locator, Page, expect
+
+from twofa_middleware.i18n import ENGLISH, Language
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = os.environ.get("TWOFA_CHROMIUM", "/usr/bin/chromium")
@@ -44,6 +53,42 @@ def missing_parts() -> list[str]:
 
 def launch(playwright) -> Browser:  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# -- the language the 2FA pages are read in ---------------------------------------------
+
+_spoken: ContextVar[Language | None] = ContextVar("spoken", default=None)
+
+
+def _language() -> Language:
+    return _spoken.get() or ENGLISH
+
+
+@contextmanager
+def speaking(name: str) -> Iterator[None]:
+    """Within: the steps read the 2FA pages in shipped language ``name`` (``de``, ``ar``)."""
+    token = _spoken.set(Language(name))
+    try:
+        yield
+    finally:
+        _spoken.reset(token)
+
+
+def _(message: str) -> str:
+    """A 2FA page's text as the page shows it in the language spoken: the catalog's translation."""
+    return _language().gettext(message)
+
+
+def pattern(message: str, plural: str | None = None) -> re.Pattern[str]:
+    """The translation of ``message`` with any value in it (``%(num)s``) matching anything;
+    with a ``plural``, any of the language's plural forms (Arabic has six)."""
+    translations = _language().translations
+    if plural is None:
+        forms = {translations.gettext(message)}
+    else:
+        forms = {translations.ngettext(message, plural, n) for n in range(200)}
+    alternatives = (".+?".join(re.escape(part) for part in re.split(r"%\(\w+\)s", form)) for form in forms)
+    return re.compile("|".join(f"(?:{a})" for a in sorted(alternatives)))
 
 
 # -- the authenticator app -----------------------------------------------------------
@@ -122,6 +167,23 @@ def has_horizontal_scroll(page: Page) -> bool:
     )
 
 
+def overflowing(page: Page) -> list[str]:
+    """The elements that stick out of the page's width on either side (why it scrolls sideways)."""
+    return list(page.evaluate(
+        """() => { const width = document.documentElement.clientWidth;
+          const out = box => box.width > 0 && (box.right > width + 0.5 || box.left < -0.5);
+          const found = [...document.body.querySelectorAll('*')]
+            .filter(el => out(el.getBoundingClientRect())).map(el => el.outerHTML.slice(0, 100));
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            if (out(range.getBoundingClientRect())) found.push("text: " + node.textContent.trim().slice(0, 60));
+          }
+          return found; }"""
+    ))
+
+
 # -- the app's own pages -----------------------------------------------------------------
 
 
@@ -150,13 +212,13 @@ def sign_out(page: Page) -> None:
 
 
 def confirm_password(page: Page, password: str) -> None:
-    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Confirm password").click()
+    expect(page.get_by_role("heading", name=_("Confirm your password"))).to_be_visible()
+    page.get_by_label(_("Password")).fill(password)
+    page.get_by_role("button", name=_("Confirm password")).click()
 
 
 def code_field(page: Page) -> Locator:
-    return page.get_by_label("Authentication code")
+    return page.get_by_label(_("Authentication code"))
 
 
 # -- enrollment ----------------------------------------------------------------------------
@@ -171,10 +233,10 @@ class SetupPage:
 
 def read_setup_page(page: Page) -> SetupPage:
     """Open "Can't scan it?" and read the key and the otpauth:// URI shown there."""
-    expect(page.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    expect(page.get_by_role("heading", name=_("Set up two-factor authentication"))).to_be_visible()
     key = page.locator("#manual-key")
     if not key.is_visible():
-        page.get_by_text("Can't scan it? Enter the key by hand").click()
+        page.get_by_text(_("Can't scan it? Enter the key by hand")).click()
     expect(key).to_be_visible()
     grouped = key.inner_text().strip()
     uri = page.locator("#otpauth-uri").inner_text().strip()
@@ -199,19 +261,19 @@ def enroll(page: Page, password: str) -> tuple[Authenticator, list[str]]:
     setup = start_setup(page, password)
     app = Authenticator(setup.secret)
     code_field(page).fill(app.code())
-    page.get_by_role("button", name="Next").click()
-    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    page.get_by_role("button", name=_("Next")).click()
+    expect(page.get_by_role("heading", name=_("Save your recovery codes"))).to_be_visible()
     codes = recovery_codes_on_page(page)
-    page.get_by_label("I've saved the data").check()
-    page.get_by_role("button", name="Done").click()
-    expect(page.get_by_text("Two-factor authentication is enabled.")).to_be_visible()
+    page.get_by_label(_("I've saved the data")).check()
+    page.get_by_role("button", name=_("Done")).click()
+    expect(page.get_by_text("Two-factor authentication is enabled.")).to_be_visible()  # the app's settings
     return app, codes
 
 
 def verify_with(page: Page, code: str) -> None:
-    expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
+    expect(page.get_by_role("heading", name=_("Two-factor authentication"))).to_be_visible()
     code_field(page).fill(code)
-    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("button", name=_("Verify")).click()
 
 
 def tab_to(page: Page, target: Locator, limit: int = 30, key: str = "Tab") -> int:
@@ -230,15 +292,15 @@ def tab_to(page: Page, target: Locator, limit: int = 30, key: str = "Tab") -> in
 def add_security_key(page: Page, password: str, name: str) -> None:
     """From the account page: "Add a security key", the password if asked, a name, the touch."""
     page.goto("/_2fa/")
-    link = page.get_by_role("link", name="Add a security key")
+    link = page.get_by_role("link", name=_("Add a security key"))
     if link.count():
         link.click()
         confirm_password(page, password)
-    page.get_by_label("Security key name").fill(name)
-    page.get_by_role("button", name="Add a security key").click()
+    page.get_by_label(_("Security key name")).fill(name)
+    page.get_by_role("button", name=_("Add a security key")).click()
 
 
 def use_security_key(page: Page) -> None:
     """On the verify page: "Use a security key" (the virtual key answers by itself)."""
-    expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
-    page.get_by_role("button", name="Use a security key").click()
+    expect(page.get_by_role("heading", name=_("Two-factor authentication"))).to_be_visible()
+    page.get_by_role("button", name=_("Use a security key")).click()

@@ -3,15 +3,19 @@ the app's ``locale(environ)`` before it, English for anything else."""
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.helpers import SECRET_KEY, serve
 from twofa_middleware import TwoFactorMiddleware
+from twofa_middleware.i18n import catalog
 from twofa_middleware.identity import Identity
 from twofa_middleware.store import SQLAlchemyStore
 
@@ -105,3 +109,45 @@ def test_the_apps_locale_wins_over_the_header(app_with_locale: str) -> None:
     signed_out = get(app_with_locale + "/_2fa/api/status", Cookie="lang=de")
     assert signed_out.status_code == 401
     assert signed_out.json() == {"error": "not_signed_in", "message": "Melden Sie sich zuerst an."}
+
+
+# -- the default authenticator name (#16): stored in English, shown in the reader's language ---------
+
+
+def names_on(page: str) -> list[str]:
+    """The authenticators' names as the account page lists them."""
+    return re.findall(r'<strong class="tf-authenticator-name">([^<]*)</strong>', page)
+
+
+def test_a_never_renamed_authenticator_is_named_in_the_readers_language(live_app: Any) -> None:
+    s, _, _ = enrolled_user(live_app, "dora")
+    account = live_app.url + "/_2fa/"
+
+    def page(language: str) -> str:
+        return str(s.get(account, headers={"Accept-Language": language}).text)
+
+    german = page("de")
+    assert names_on(german) == ["Authentifizierungs-App"]
+    assert 'required value="Authentifizierungs-App"' in german  # the rename field holds what the page shows
+    arabic_default = catalog("ar").gettext("Authenticator app")
+    assert arabic_default != "Authenticator app" and names_on(page("ar")) == [arabic_default]
+    assert names_on(page("en")) == ["Authenticator app"]
+    listed = s.get(live_app.url + "/_2fa/api/authenticators", headers={"Accept": "application/json",
+                                                                        "Accept-Language": "de"})
+    assert [a["name"] for a in listed.json()["authenticators"]] == ["Authenticator app"]  # the stored data
+
+    # One imported under the default name, then the first renamed by its user.
+    service = live_app.middleware.service
+    assert service.import_totp("dora", base64.b32encode(os.urandom(20)).decode(), "Authenticator app", 0) == "imported"
+    first = re.search(r'action="([^"]*/authenticators/\d+/rename)"', german)
+    assert first
+    renamed = s.post(live_app.url + first.group(1), data={**form_fields(german, first.group(1)), "name": "Telefon"})
+    assert renamed.status_code == 200 and urlsplit(renamed.url).path == "/_2fa/"
+    german = page("de")
+    assert names_on(german) == ["Telefon", "Authentifizierungs-App"]
+    assert names_on(page("en")) == ["Telefon", "Authenticator app"]
+    removes = re.findall(r'aria-label="([^"]*entfernen)"', german)
+    assert removes == ["Telefon entfernen", "Authentifizierungs-App entfernen"]
+    remove = re.findall(r'href="([^"]*/authenticators/\d+/remove[^"]*)"', german)[-1].replace("&amp;", "&")
+    confirm = s.get(live_app.url + remove, headers={"Accept-Language": "de"})
+    assert confirm.status_code == 200 and h1(confirm.text) == "<h1>\u201eAuthentifizierungs-App\u201c entfernen?</h1>"

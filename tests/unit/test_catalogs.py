@@ -27,6 +27,7 @@ from twofa_middleware.errors import NotSaved, PasswordRequired, WrongPassword
 from twofa_middleware.i18n import Language
 from twofa_middleware.identity import Identity
 from twofa_middleware.store import SQLAlchemyStore
+from twofa_middleware.store.base import DEFAULT_NAMES
 from twofa_middleware.testing import FixedClock
 
 from .helpers import KEY, PASSWORD, T0
@@ -171,7 +172,7 @@ def _walk(name: str) -> Iterator[tuple[str, TestResponse]]:
         adding = me.get("/_2fa/setup")
         yield "add an app", adding
         clock.advance(30)
-        added = me.post("/_2fa/setup", {"code": pyotp.TOTP(_key(adding)).at(clock.now), "name": "Tablet"}, adding)
+        added = me.post("/_2fa/setup", {"code": pyotp.TOTP(_key(adding)).at(clock.now), "name": ""}, adding)
         assert added.status_code == 303, added.get_data(as_text=True)
         account = me.get(added.headers["Location"])
         yield "account, app added", account
@@ -339,6 +340,20 @@ def test_json_messages_are_translated_and_codes_are_not(pages: tuple[Language, d
         "Too many wrong codes. Try again in %(num)s second.", "Too many wrong codes. Try again in %(num)s seconds.",
         locked["retry_after"],
     ) % {"num": language.number(locked["retry_after"])}
+
+
+def test_an_authenticator_named_nothing_is_named_in_the_language(
+    pages: tuple[Language, dict[str, TestResponse]],
+) -> None:
+    """Its stored name is the English default; the page shows it translated, and "Phone" as the user typed it."""
+    language, seen = pages
+    account = html.unescape(seen["account, app added"].get_data(as_text=True))
+    default = language.gettext(DEFAULT_NAMES["totp"])
+    if language.name != "en":
+        assert default != DEFAULT_NAMES["totp"], "the default name is not translated"
+    assert re.findall(r'<strong class="tf-authenticator-name">([^<]*)</strong>', account) == ["Phone", default]
+    remove = html.unescape(seen["remove?"].get_data(as_text=True))
+    assert language.gettext("Remove \u201c%(name)s\u201d?") % {"name": "Phone"} in remove
 
 
 def test_the_scripts_words_come_from_the_page(pages: tuple[Language, dict[str, TestResponse]]) -> None:

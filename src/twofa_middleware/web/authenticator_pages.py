@@ -33,7 +33,7 @@ class AuthenticatorPages(Pages):
     def remove(self, ctx: Ctx) -> Response:
         """Removing a factor weakens the account: confirm, then the password."""
         authenticator_id = int(ctx.url_args["authenticator_id"])
-        names = {a.id: a.name for a in ctx.service.authenticators(ctx.user_id)}
+        names = {a.id: ctx.authenticator_name(a) for a in ctx.service.authenticators(ctx.user_id)}
         if authenticator_id not in names:
             return self.account_page(ctx, 404, error=ctx.t(NoSuchAuthenticator()))
 

@@ -12,7 +12,7 @@ from ..errors import TwoFactorError
 from ..i18n import ENGLISH, Language, Text
 from ..identity import Identity
 from ..service import TwoFactorService
-from ..store.base import UserState
+from ..store.base import DEFAULT_NAMES, AuthenticatorRecord, UserState
 from .http import Request
 from .routes import Urls
 
@@ -39,6 +39,14 @@ class Ctx:
         if params and isinstance(text, str):
             return self.language.text(Text(text, params))
         return self.language.text(text)
+
+    def authenticator_name(self, record: AuthenticatorRecord) -> str:
+        """A factor's name as this reader sees it. The name a factor got when its user gave
+        none is stored in English ("Authenticator app"); it is shown in the reader's language
+        (so is the same name typed by hand: nobody can tell them apart). Any other name as stored."""
+        if record.name == DEFAULT_NAMES.get(record.kind):
+            return self.language.gettext(record.name)
+        return record.name
 
     @property
     def user_id(self) -> str:

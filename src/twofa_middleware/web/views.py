@@ -99,7 +99,7 @@ class Pages:
         authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
         return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
                            error=error, added=ctx.request.args.get("added") == "1",
-                           sudo=ctx.sudo(), **account_values(ctx))
+                           sudo=ctx.sudo(), name_of=ctx.authenticator_name, **account_values(ctx))
 
     def confirm_password(self, ctx: Ctx) -> Response:
         target = self.next_url(ctx)
