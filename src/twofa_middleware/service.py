@@ -446,24 +446,26 @@ class TwoFactorService:
     def _forget_token(self, token_id: int) -> None:
         self._tokens.discard_where(lambda r: r.id == token_id)
 
-    def token_record(self, token: str) -> TokenRecord | None:
+    def token_record(self, token: str, now: float | None = None) -> TokenRecord | None:
         """The stored record of a token (live or not), None when it is not one of ours.
 
         Steady state: no database. Cached by a keyed hash, so no plaintext token is
         kept, even in memory; a hit means the hash matched a real token, so the
         format check and the database are needed on a miss only. Unknown
-        well-formed tokens are remembered too, for ``cache_seconds``.
+        well-formed tokens are remembered too, for ``cache_seconds``. ``now``: the
+        clock as the caller read it for this request.
         """
         if len(token) != tokens.LENGTH or not token.isascii():
             return None
-        now = self.clock()
+        if now is None:
+            now = self.clock()
         if self._feed is not None:
             self._feed.ensure_listening()  # hit or not, as in :meth:`state`
         key = tokens.cache_key(token)
-        record = self._tokens.get(key)
+        record = self._tokens.get(key, now)
         if record is not None:
             return record
-        if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
+        if not tokens.is_well_formed(token) or self._unknown_tokens.get(key, now):
             return None
         generation = self._tokens.generation
         record = self.store.token_by_hash(tokens.hash_token(token))
@@ -474,11 +476,12 @@ class TwoFactorService:
         self._tokens.set(key, record, ttl, since=generation)
         return record
 
-    def note_token_use(self, record: TokenRecord) -> None:
+    def note_token_use(self, record: TokenRecord, now: float | None = None) -> None:
         """Stamp a token's last use, at most once a minute per process: only a use that
         was let through counts (a refused one changes nothing stored)."""
-        now = self.clock()
-        if self._used_tokens.get(record.id) or (record.last_used_at or 0) >= now - 60:
+        if now is None:
+            now = self.clock()
+        if self._used_tokens.get(record.id, now) or (record.last_used_at or 0) >= now - 60:
             return
         self._used_tokens.set(record.id, True)
         self.store.touch_token(record.id, now)
