@@ -136,8 +136,13 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if facts.token_refused is not None:
         return Refuse(401, facts.token_refused, InvalidToken.message)
-    if facts.token is not None:
-        return _decide_token(facts, facts.token, policy)
+    record = facts.token
+    if record is not None:  # a personal access token stands in for the whole sign-in, second factor included
+        if not token_usable(record, path, facts.now):
+            return Refuse(401, InvalidToken.code, InvalidToken.message)
+        if facts.enrollment_required and (facts.state is None or not facts.state.enabled) and not _in_grace(facts):
+            return Refuse(403, "two_factor_enrollment_required", N_("Set up two-factor authentication first."))
+        return facts.token_pass or Pass(token_info(record, policy.urls))
     identity = facts.identity
     if identity is None:
         return policy.nobody
@@ -177,16 +182,6 @@ def browser_trusted(
         and record.revoked_at is None
         and record.expires_at > now
     )
-
-
-def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision:
-    """A personal access token stands in for the whole sign-in, second factor included."""
-    if not token_usable(record, facts.path, facts.now):
-        return Refuse(401, InvalidToken.code, InvalidToken.message)
-    owes = facts.state is None or not facts.state.enabled
-    if facts.enrollment_required and owes and not _in_grace(facts):
-        return Refuse(403, "two_factor_enrollment_required", N_("Set up two-factor authentication first."))
-    return facts.token_pass or Pass(token_info(record, policy.urls))
 
 
 def _in_grace(facts: Facts) -> bool:

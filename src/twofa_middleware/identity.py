@@ -47,7 +47,7 @@ class CookieKeyedIdentify:
         the benchmark look at it, and :meth:`TwoFactorMiddleware.forget_cached` empties it.
     """
 
-    __slots__ = ("identify", "cache")
+    __slots__ = ("cache", "identify")
 
     def __init__(self, identify: IdentifyFunc, cache: TTLCache[str, Identity] | None = None) -> None:
         self.identify = identify

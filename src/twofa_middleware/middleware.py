@@ -106,7 +106,7 @@ class TwoFactorMiddleware:
         path: str = environ.get("PATH_INFO", "") or "/"
         if path.startswith(self._mount_prefix) or path == self._mount:
             return self.web(environ, start_response)
-        token = _bearer(environ)
+        token = _bearer(environ) if "HTTP_AUTHORIZATION" in environ else None
         if token is None and self.passes is not None:
             cookie: str | None = environ.get("HTTP_COOKIE")
             remembered = self.passes.get(cookie) if cookie else None
@@ -249,9 +249,11 @@ class TwoFactorMiddleware:
                 state = self.service.state(record.user_id) if deadline is not None else None
         except StoreUnavailable:
             return Facts(path, store_down=True, now=now)
+        entry = self._token_passes.get(record.id)
+        decided = entry[1] if entry is not None and entry[0] is record else self._token_pass(record)
         # Positional: keyword arguments cost a slotted class's __init__ twice as much, on every call.
         return Facts(path, None, state, None, state is not None, None if state is None else _grace(deadline),
-                     record, None, self._token_pass(record), False, now)
+                     record, None, decided, False, now)
 
     def _token_pass(self, record: TokenRecord) -> Pass:
         """One Pass per cached token record: the steady state builds none (decide() still
@@ -259,9 +261,6 @@ class TwoFactorMiddleware:
 
         Used only while it is the very record the service's cache holds (``is``),
         so a revoked or reloaded token never gets another record's info."""
-        entry = self._token_passes.get(record.id)
-        if entry is not None and entry[0] is record:
-            return entry[1]
         decided = Pass(token_info(record, self.urls))
         if len(self._token_passes) >= 20_000:
             self._token_passes.clear()
@@ -319,9 +318,10 @@ def _bearer(environ: dict[str, Any]) -> str | None:
     header = environ.get("HTTP_AUTHORIZATION")
     if not header:
         return None
-    header = str(header)
+    if not isinstance(header, str):
+        header = str(header)
     # The usual spelling first: no lower-cased copy on the hot path.
-    if not (header.startswith("Bearer ") or header[:7].lower() == "bearer "):
+    if header[:7] != "Bearer " and header[:7].lower() != "bearer ":
         return None
     return header[7:].strip()
 

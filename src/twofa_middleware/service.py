@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,7 +107,9 @@ class TwoFactorService:
         # not become a flood of queries. A new token is 256 fresh random bits, so
         # it cannot be in here already; bounded, so the flood cannot grow memory.
         self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
-        self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000, clock=now)  # stamped in the last minute
+        # Token id -> when this process last stamped its use: a plain dict read on every token
+        # request (a TTLCache call costs as much again); emptied when it reaches 20,000.
+        self._stamped: dict[int, float] = {}
         # Trusted-browser cookies that can never spare a code again (no such record, wrong
         # secret, revoked, expired), by a hash of the cookie: a browser with a dead one asks
         # the store once, not at every request before the code. Live records are never
@@ -137,8 +140,9 @@ class TwoFactorService:
 
     def forget_cached(self) -> None:
         """Drop every cached user state and token, as a restart would."""
-        for cache in (self.states, self._tokens, self._unknown_tokens, self._used_tokens, self._dead_browsers):
+        for cache in (self.states, self._tokens, self._unknown_tokens, self._dead_browsers):
             cache.clear()
+        self._stamped.clear()
 
     def _now(self) -> float:
         return self.clock()  # read at each call: tests replace ``clock``
@@ -481,9 +485,11 @@ class TwoFactorService:
         was let through counts (a refused one changes nothing stored)."""
         if now is None:
             now = self.clock()
-        if self._used_tokens.get(record.id, now) or (record.last_used_at or 0) >= now - 60:
+        if (record.last_used_at or 0) >= now - 60 or self._stamped.get(record.id, -math.inf) > now - 60:
             return
-        self._used_tokens.set(record.id, True)
+        if len(self._stamped) >= 20_000:
+            self._stamped.clear()
+        self._stamped[record.id] = now
         self.store.touch_token(record.id, now)
 
     def authenticate_token(self, token: str, path: str) -> TokenRecord:
