@@ -34,11 +34,13 @@ class TTLCache(Generic[K, V]):
         # must not be cached after it (see ``set(..., since=)``).
         self.generation = 0
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K, now: float | None = None) -> V | None:
+        """The live value, else None; ``now`` is this cache's clock read already by the caller
+        (one read per request on the hot path, not one per cache)."""
         entry = self._data.get(key)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
+        if entry[0] <= (self._clock() if now is None else now):
             self._data.pop(key, None)
             return None
         return entry[1]

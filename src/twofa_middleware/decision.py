@@ -41,8 +41,8 @@ class Facts:
     :param token: the live record of the request's personal access token.
     :param token_refused: the request carried a token that is not one of
         ours, or not well formed (the error code to answer with).
-    :param token_info: what a pass for ``token`` puts in ``environ["twofa"]``, when
-        the caller keeps one per token (else it is made here).
+    :param token_pass: the pass for ``token``, when the caller keeps one per token
+        record (else it is made here): the steady state makes none.
     :param store_down: the store could not be read: fail closed.
     :param trusted_browser: the live trusted-browser record this request's
         cookie proves ("Remember this browser"), gathered only for a signed-in
@@ -59,7 +59,7 @@ class Facts:
     enroll_by: float | None = None
     token: TokenRecord | None = None
     token_refused: str | None = None
-    token_info: TwoFactorInfo | None = None
+    token_pass: Pass | None = None
     store_down: bool = False
     now: float = 0.0
     trusted_browser: TrustedBrowserRecord | None = None
@@ -127,7 +127,8 @@ class Policy:
 
 def decide(facts: Facts, policy: Policy) -> Decision:
     """What happens to a request for the app (not for the middleware's own pages)."""
-    if _has_dot_segment(facts.path):
+    path = facts.path
+    if "/." in path and _has_dot_segment(path):
         # Exempt paths and token scopes are prefixes of the path as sent; a router
         # that resolves dot segments (Pyramid's traversal) would serve another one.
         return Refuse(400, "ambiguous_request", N_("The path has '.' or '..' segments."))
@@ -135,8 +136,13 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return Refuse(503, StoreUnavailable.code, StoreUnavailable.message)
     if facts.token_refused is not None:
         return Refuse(401, facts.token_refused, InvalidToken.message)
-    if facts.token is not None:
-        return _decide_token(facts, facts.token, policy)
+    record = facts.token
+    if record is not None:  # a personal access token stands in for the whole sign-in, second factor included
+        if not token_usable(record, path, facts.now):
+            return Refuse(401, InvalidToken.code, InvalidToken.message)
+        if facts.enrollment_required and (facts.state is None or not facts.state.enabled) and not _in_grace(facts):
+            return Refuse(403, "two_factor_enrollment_required", N_("Set up two-factor authentication first."))
+        return facts.token_pass or Pass(token_info(record, policy.urls))
     identity = facts.identity
     if identity is None:
         return policy.nobody
@@ -178,16 +184,6 @@ def browser_trusted(
     )
 
 
-def _decide_token(facts: Facts, record: TokenRecord, policy: Policy) -> Decision:
-    """A personal access token stands in for the whole sign-in, second factor included."""
-    if not token_usable(record, facts.path, facts.now):
-        return Refuse(401, InvalidToken.code, InvalidToken.message)
-    owes = facts.state is None or not facts.state.enabled
-    if facts.enrollment_required and owes and not _in_grace(facts):
-        return Refuse(403, "two_factor_enrollment_required", N_("Set up two-factor authentication first."))
-    return Pass(facts.token_info or token_info(record, policy.urls))
-
-
 def _in_grace(facts: Facts) -> bool:
     return facts.enroll_by is not None and facts.now < facts.enroll_by
 
@@ -214,7 +210,7 @@ def token_info(record: TokenRecord, urls: dict[str, str]) -> TwoFactorInfo:
 def token_usable(record: TokenRecord, path: str, now: float) -> bool:
     """Live (not revoked, not expired) and allowed on ``path``."""
     expired = record.expires_at is not None and record.expires_at <= now
-    return record.revoked_at is None and not expired and path_allowed(path, record.paths)
+    return record.revoked_at is None and not expired and (not record.paths or path_allowed(path, record.paths))
 
 
 def _has_dot_segment(path: str) -> bool:

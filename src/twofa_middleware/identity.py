@@ -47,14 +47,14 @@ class CookieKeyedIdentify:
         the benchmark look at it, and :meth:`TwoFactorMiddleware.forget_cached` empties it.
     """
 
-    __slots__ = ("_identify", "cache")
+    __slots__ = ("cache", "identify")
 
     def __init__(self, identify: IdentifyFunc, cache: TTLCache[str, Identity] | None = None) -> None:
-        self._identify = identify
+        self.identify = identify
         self.cache = cache
 
     def __call__(self, environ: dict[str, Any]) -> Identity | None:
-        return self._identify(environ)
+        return self.identify(environ)
 
 
 class CheckPasswordFunc(Protocol):

@@ -83,14 +83,19 @@ class TwoFactorMiddleware:
         self.app = app
         self.settings = replace(settings or Settings(), **options)
         self.identify = identify
+        # The function itself, one call fewer per request (the wrapper is only a label).
+        plain = type(identify).__call__ is CookieKeyedIdentify.__call__
+        self._identify: IdentifyFunc = identify.identify if plain else identify  # type: ignore[attr-defined]
         keyring = KeyRing(secret_key)
         self.cookies = Cookies(self.settings, keyring, clock)
         self.service = TwoFactorService(self.settings, keyring, store, check_password, notify, clock)
         self.web = TwoFactorWeb(self.settings, self.service, self.cookies, identify)
         self.urls = self.web.urls.links()
-        self._mount_prefix = self.settings.mount + "/"
+        self._mount = self.settings.mount
+        self._mount_prefix = self._mount + "/"
+        self._enrollment_hooks = self.settings.enroll_by is not None or self.settings.require_enrollment is not None
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
-        self._token_infos: dict[int, tuple[TokenRecord, TwoFactorInfo]] = {}
+        self._token_passes: dict[int, tuple[TokenRecord, Pass]] = {}
         self.passes = (
             PassCache(self.settings.cache_seconds, self.service.state, clock=clock)
             if isinstance(identify, CookieKeyedIdentify)
@@ -99,34 +104,39 @@ class TwoFactorMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "") or "/"
-        if path.startswith(self._mount_prefix) or path == self.settings.mount:
+        if path.startswith(self._mount_prefix) or path == self._mount:
             return self.web(environ, start_response)
-        remembered = self._remembered(environ)
-        if remembered is not None:  # the steady state: one dict lookup
-            environ["twofa"] = remembered
-            return self.app(environ, start_response)
-        return self.render(self._decide(environ, path), environ, start_response)
+        token = _bearer(environ) if "HTTP_AUTHORIZATION" in environ else None
+        if token is None and self.passes is not None:
+            cookie: str | None = environ.get("HTTP_COOKIE")
+            remembered = self.passes.get(cookie) if cookie else None
+            if remembered is not None:  # the steady state: one dict lookup
+                environ["twofa"] = remembered
+                return self.app(environ, start_response)
+        return self.render(self._decide(environ, path, token), environ, start_response)
 
     def decision(self, environ: dict[str, Any], path: str) -> Decision:
         """The decision for a request to the app at ``path``; forward auth asks this too."""
-        remembered = self._remembered(environ)
-        return Pass(remembered) if remembered is not None else self._decide(environ, path)
+        token = _bearer(environ)
+        remembered = self._remembered(environ) if token is None else None
+        return Pass(remembered) if remembered is not None else self._decide(environ, path, token)
 
     def _remembered(self, environ: dict[str, Any]) -> TwoFactorInfo | None:
-        """A pass these very cookies got a moment ago (see pass_cache.py), else None."""
-        cookie: str = environ.get("HTTP_COOKIE", "")
-        if not cookie or self.passes is None or _is_bearer(environ):
+        """A pass these very cookies got a moment ago (see pass_cache.py), else None.
+        Never asked for a request with a token: the token decides those."""
+        cookie: str | None = environ.get("HTTP_COOKIE")
+        if not cookie or self.passes is None:
             return None
         return self.passes.get(cookie)
 
-    def _decide(self, environ: dict[str, Any], path: str) -> Decision:
-        facts = self.facts(environ, path)
+    def _decide(self, environ: dict[str, Any], path: str, token: str | None) -> Decision:
+        facts = self._token_facts(token, path) if token is not None else self._session_facts(environ, path)
         decided = decide(facts, self.policy)
         if isinstance(decided, Pass):
             if decided.trusted_by is not None:
                 self._note_trusted(decided.trusted_by, environ)
             elif facts.token is not None:
-                self.service.note_token_use(facts.token)
+                self.service.note_token_use(facts.token, facts.now)
             elif decided.remember_until is not None:
                 self._remember(environ.get("HTTP_COOKIE", ""), facts, decided)
         return decided
@@ -203,9 +213,13 @@ class TwoFactorMiddleware:
         """What :func:`decide` needs to know of this request. ``identity`` is the
         signed-in user when the caller knows it already (an in-app guard), else
         ``identify`` is asked."""
-        if _is_bearer(environ):
-            return self._token_facts(environ["HTTP_AUTHORIZATION"][7:].strip(), path)
-        user = self.identify(environ) if identity is _ASK else identity
+        token = _bearer(environ)
+        if token is not None:
+            return self._token_facts(token, path)
+        return self._session_facts(environ, path, identity)
+
+    def _session_facts(self, environ: dict[str, Any], path: str, identity: Identity | object | None = _ASK) -> Facts:
+        user = self._identify(environ) if identity is _ASK else identity
         if not isinstance(user, Identity):
             return Facts(path)
         try:
@@ -224,31 +238,34 @@ class TwoFactorMiddleware:
         return Facts(path, user, state, None, now=self.service.clock(), trusted_browser=browser)
 
     def _token_facts(self, token: str, path: str) -> Facts:
-        now = self.service.clock()
+        now = self.service.clock()  # read once: the token caches and decide() judge by it
+        state = deadline = None
         try:
-            record = self.service.token_record(token)
+            record = self.service.token_record(token, now)
             if record is None:
                 return Facts(path, token_refused=InvalidToken.code, now=now)
-            deadline = self.settings.enrollment_deadline(record.user_id)
-            state = self.service.state(record.user_id) if deadline is not None else None
+            if self._enrollment_hooks:
+                deadline = self.settings.enrollment_deadline(record.user_id)
+                state = self.service.state(record.user_id) if deadline is not None else None
         except StoreUnavailable:
             return Facts(path, store_down=True, now=now)
-        return Facts(path, state=state, enrollment_required=state is not None, enroll_by=_grace(deadline),
-                     token=record, token_info=self._token_info(record), now=now)
+        entry = self._token_passes.get(record.id)
+        decided = entry[1] if entry is not None and entry[0] is record else self._token_pass(record)
+        # Positional: keyword arguments cost a slotted class's __init__ twice as much, on every call.
+        return Facts(path, None, state, None, state is not None, None if state is None else _grace(deadline),
+                     record, None, decided, False, now)
 
-    def _token_info(self, record: TokenRecord) -> TwoFactorInfo:
-        """One TwoFactorInfo per cached token record: the steady state builds none.
+    def _token_pass(self, record: TokenRecord) -> Pass:
+        """One Pass per cached token record: the steady state builds none (decide() still
+        judges each request; this is only what it answers when the token may pass).
 
         Used only while it is the very record the service's cache holds (``is``),
         so a revoked or reloaded token never gets another record's info."""
-        entry = self._token_infos.get(record.id)
-        if entry is not None and entry[0] is record:
-            return entry[1]
-        info = token_info(record, self.urls)
-        if len(self._token_infos) >= 20_000:
-            self._token_infos.clear()
-        self._token_infos[record.id] = (record, info)
-        return info
+        decided = Pass(token_info(record, self.urls))
+        if len(self._token_passes) >= 20_000:
+            self._token_passes.clear()
+        self._token_passes[record.id] = (record, decided)
+        return decided
 
     # -- rendering the decision ----------------------------------------------------------
 
@@ -264,9 +281,8 @@ class TwoFactorMiddleware:
                 environ.pop("HTTP_COOKIE", None)
                 environ["REMOTE_USER"] = info.user_id
             environ["twofa"] = info
-            headers = self.pass_headers(decision, environ)
-            if headers:
-                return self.app(environ, _adding(start_response, headers))
+            if decision.trusted_by is not None:
+                return self.app(environ, _adding(start_response, self.pass_headers(decision, environ)))
             return self.app(environ, start_response)
         return self.response(decision, environ)(environ, start_response)
 
@@ -296,8 +312,18 @@ def _grace(deadline: float | None) -> float | None:
     return deadline if deadline is not None and deadline != float("-inf") else None
 
 
-def _is_bearer(environ: dict[str, Any]) -> bool:
-    return str(environ.get("HTTP_AUTHORIZATION", ""))[:7].lower() == "bearer "
+def _bearer(environ: dict[str, Any]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header (perhaps empty: refused as not
+    ours), None when the request carries none. The scheme is case-insensitive."""
+    header = environ.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
+    if not isinstance(header, str):
+        header = str(header)
+    # The usual spelling first: no lower-cased copy on the hot path.
+    if header[:7] != "Bearer " and header[:7].lower() != "bearer ":
+        return None
+    return header[7:].strip()
 
 
 def _adding(start_response: Callable[..., Any], extra: list[tuple[str, str]]) -> Callable[..., Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +108,9 @@ class TwoFactorService:
         # not become a flood of queries. A new token is 256 fresh random bits, so
         # it cannot be in here already; bounded, so the flood cannot grow memory.
         self._unknown_tokens: TTLCache[bytes, bool] = TTLCache(ttl, maxsize=10_000, clock=now)
-        self._used_tokens: TTLCache[int, bool] = TTLCache(60, maxsize=20_000, clock=now)  # stamped in the last minute
+        # Token id -> when this process last stamped its use: a plain dict read on every token
+        # request (a TTLCache call costs as much again); emptied when it reaches 20,000.
+        self._stamped: dict[int, float] = {}
         # Trusted-browser cookies that can never spare a code again (no such record, wrong
         # secret, revoked, expired), by a hash of the cookie: a browser with a dead one asks
         # the store once, not at every request before the code. Live records are never
@@ -138,8 +141,9 @@ class TwoFactorService:
 
     def forget_cached(self) -> None:
         """Drop every cached user state and token, as a restart would."""
-        for cache in (self.states, self._tokens, self._unknown_tokens, self._used_tokens, self._dead_browsers):
+        for cache in (self.states, self._tokens, self._unknown_tokens, self._dead_browsers):
             cache.clear()
+        self._stamped.clear()
 
     def _now(self) -> float:
         return self.clock()  # read at each call: tests replace ``clock``
@@ -467,24 +471,26 @@ class TwoFactorService:
     def _forget_token(self, token_id: int) -> None:
         self._tokens.discard_where(lambda r: r.id == token_id)
 
-    def token_record(self, token: str) -> TokenRecord | None:
+    def token_record(self, token: str, now: float | None = None) -> TokenRecord | None:
         """The stored record of a token (live or not), None when it is not one of ours.
 
         Steady state: no database. Cached by a keyed hash, so no plaintext token is
         kept, even in memory; a hit means the hash matched a real token, so the
         format check and the database are needed on a miss only. Unknown
-        well-formed tokens are remembered too, for ``cache_seconds``.
+        well-formed tokens are remembered too, for ``cache_seconds``. ``now``: the
+        clock as the caller read it for this request.
         """
         if len(token) != tokens.LENGTH or not token.isascii():
             return None
-        now = self.clock()
+        if now is None:
+            now = self.clock()
         if self._feed is not None:
             self._feed.ensure_listening()  # hit or not, as in :meth:`state`
         key = tokens.cache_key(token)
-        record = self._tokens.get(key)
+        record = self._tokens.get(key, now)
         if record is not None:
             return record
-        if not tokens.is_well_formed(token) or self._unknown_tokens.get(key):
+        if not tokens.is_well_formed(token) or self._unknown_tokens.get(key, now):
             return None
         generation = self._tokens.generation
         record = self.store.token_by_hash(tokens.hash_token(token))
@@ -495,13 +501,16 @@ class TwoFactorService:
         self._tokens.set(key, record, ttl, since=generation)
         return record
 
-    def note_token_use(self, record: TokenRecord) -> None:
+    def note_token_use(self, record: TokenRecord, now: float | None = None) -> None:
         """Stamp a token's last use, at most once a minute per process: only a use that
         was let through counts (a refused one changes nothing stored)."""
-        now = self.clock()
-        if self._used_tokens.get(record.id) or (record.last_used_at or 0) >= now - 60:
+        if now is None:
+            now = self.clock()
+        if (record.last_used_at or 0) >= now - 60 or self._stamped.get(record.id, -math.inf) > now - 60:
             return
-        self._used_tokens.set(record.id, True)
+        if len(self._stamped) >= 20_000:
+            self._stamped.clear()
+        self._stamped[record.id] = now
         self.store.touch_token(record.id, now)
 
     def authenticate_token(self, token: str, path: str) -> TokenRecord:

@@ -54,15 +54,20 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-# A new key in every process: what the in-memory token cache is keyed by.
+# A new key in every process: what the in-memory token cache is keyed by. The keyed
+# state is made once and copied per token: a keyed BLAKE2s hashes the key as a
+# block of its own, so the copy saves a third of the cost (same digest).
 _CACHE_KEY = secrets.token_bytes(32)
+_KEYED = hashlib.blake2s(key=_CACHE_KEY)
 
 
 def cache_key(token: str) -> bytes:
     """What the in-memory cache keys a token by: a keyed BLAKE2s, so no token is
     kept in memory, and cheaper per request than :func:`hash_token` (SHA-256
     through OpenSSL costs the wrapped app a few percent more on the hot path)."""
-    return hashlib.blake2s(token.encode("ascii"), key=_CACHE_KEY).digest()
+    digest = _KEYED.copy()
+    digest.update(token.encode("ascii"))
+    return digest.digest()
 
 
 def display_prefix(token: str) -> str:

@@ -58,3 +58,23 @@ def test_revoking_forgets_the_token_before_announcing_it(steps, calls):
     assert calls == [("forget", token_id), ("announce", "token_revoked")]
     with pytest.raises(NoSuchToken):
         steps.revoke_token(token_id, None)
+
+
+def test_a_token_in_use_is_stamped_once_a_minute_while_its_record_is_cached(store):
+    """Every request reads the cached record; the store is written at most once a minute per process."""
+    from twofa_middleware.crypto import KeyRing
+    from twofa_middleware.service import TwoFactorService
+
+    clock = FixedClock(1_700_000_000.0)
+    service = TwoFactorService(Settings(cache_seconds=60), KeyRing("k" * 40), store, lambda u, p: False, clock=clock)
+    _, token = service.tokens.create_token("alice", "ci", 7, [])
+    stamps = []
+    for _ in range(3):
+        for _ in range(5):
+            record = service.token_record(token)
+            assert record is not None
+            service.note_token_use(record)
+            stamps.append(store.token_by_hash(tokens.hash_token(token)).last_used_at)
+            clock.advance(10)
+        clock.advance(20)
+    assert sorted(set(stamps)) == [1_700_000_000.0, 1_700_000_070.0, 1_700_000_140.0]

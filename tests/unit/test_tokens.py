@@ -89,3 +89,12 @@ def test_path_allowed(path, prefixes, allowed):
 )
 def test_normalise_paths(paths, expected):
     assert tokens.normalise_paths(paths) == expected
+
+
+def test_the_cache_key_is_the_keyed_blake2s_of_the_token():
+    """The pre-keyed copy the hot path hashes with gives the keyed digest, not an unkeyed one."""
+    import hashlib
+
+    token = tokens.mint()
+    assert tokens.cache_key(token) == hashlib.blake2s(token.encode(), key=tokens._CACHE_KEY).digest()
+    assert tokens.cache_key(token) != hashlib.blake2s(token.encode()).digest()
