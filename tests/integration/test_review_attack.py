@@ -29,19 +29,38 @@ def told(live_app: Any) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def broken_once(live_app: Any) -> Iterator[list[str]]:
-    """Arm with a statement's first words: the next such statement fails as a dropped
-    connection would, once. Yields the arming list."""
+    """Arm with a statement's first words: the next such statement fails inside SQLite,
+    once, as a dropped connection or a disk error would (the verification runs on the
+    driver's own cursor, so this sits in the driver: its trace callback sees the statement
+    start, and the progress handler then interrupts it). Yields the arming list."""
     armed: list[str] = []
+    starting: list[bool] = []
     engine = live_app.middleware.service.store.engine
 
-    def fail(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def trace(statement: str) -> None:
         if armed and statement.lstrip().upper().startswith(armed[0]):
             armed.clear()
-            raise sqlite3.OperationalError("disk I/O error")
+            starting.append(True)
 
-    event.listen(engine, "before_cursor_execute", fail)
+    def interrupt() -> int:
+        if starting:
+            starting.clear()
+            return 1  # SQLite stops the statement: sqlite3.OperationalError "interrupted"
+        return 0
+
+    def checkout(driver: sqlite3.Connection, *args: Any) -> None:
+        driver.set_trace_callback(trace)
+        driver.set_progress_handler(interrupt, 1)
+
+    def checkin(driver: sqlite3.Connection, *args: Any) -> None:
+        driver.set_trace_callback(None)
+        driver.set_progress_handler(None, 1)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
     yield armed
-    event.remove(engine, "before_cursor_execute", fail)
+    event.remove(engine, "checkout", checkout)
+    event.remove(engine, "checkin", checkin)
 
 
 def _log(live_app: Any, user: str) -> list[tuple[str, str]]:
