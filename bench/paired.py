@@ -125,6 +125,8 @@ class Result:
     judged: str = ""  # the metric the target was judged on
     target: str = ""
     verdict: str | None = None
+    a_samples: list[Sample] = field(default_factory=list, repr=False)  # each turn's figures, pair by pair
+    b_samples: list[Sample] = field(default_factory=list, repr=False)
 
 
 def summarise(a_samples: Sequence[Sample], b_samples: Sequence[Sample], *,
@@ -137,7 +139,7 @@ def summarise(a_samples: Sequence[Sample], b_samples: Sequence[Sample], *,
     result = Result(
         {m: statistics.median(s[m] for s in a_samples) for m in metrics},
         {m: statistics.median(s[m] for s in b_samples) for m in metrics},
-        len(a_samples), judged=judged, target=target,
+        len(a_samples), judged=judged, target=target, a_samples=list(a_samples), b_samples=list(b_samples),
     )
     for m in metrics:
         figures = [combine(a[m], b[m]) for a, b in zip(a_samples, b_samples, strict=True)]
