@@ -17,7 +17,8 @@ SECTIONS = ("in-process", "gunicorn", "verification", "scale", "unknown token", 
 # What A and B are in each section.
 LEGEND = {
     "in-process": (
-        "A = bare Flask route, B = the same route wrapped (µs per request, called directly); "
+        "A = bare Flask route, B = the same route wrapped, called directly: this thread's CPU µs per request "
+        "(the wall clock also counts the neighbours that take the core); "
         "in e the middleware answers 303 itself, so the app never runs"
     ),
     "gunicorn": (
@@ -29,12 +30,14 @@ LEGEND = {
         "through gunicorn (1 sync worker)"
     ),
     "scale": (
-        "A = 1,000 enrolled users and tokens in the store, B = the larger store (µs or ms per request); "
+        "A = 1,000 enrolled users and tokens in the store, B = the larger store (CPU µs per request "
+        "in-process; verification: wall ms, a commit waits for the disk); "
         "hits: every request inside cache_seconds of a warm cache, misses: cache_seconds = 0"
     ),
     "unknown token": (
         "one well-formed made-up bearer token, in-process: A = cache periods the run spanned, "
-        "B = SQL queries the store ran (before_cursor_execute), B/A = queries per cache period"
+        "B = SQL queries the store ran (before_cursor_execute, BEGIN/COMMIT not counted), "
+        "B/A = queries per cache period"
     ),
     "floor": (
         "A = the floor (one Fernet decrypt, one TOTP check, the same row lock and writes as bare SQL), "
@@ -82,11 +85,21 @@ class Row:
             _number(self.a),
             _number(self.b),
             _number(self.ratio, ratio=True),
-            "" if self.low is None or self.high is None else paired.formatted(self.low, self.high),
+            self._interval(),
             "" if self.pairs is None else str(self.pairs),
             self.target or "",
-            self.verdict or "",
+            self.verdict or (NA if self.target else ""),
         ]
+
+
+    def _interval(self) -> str:
+        """Ratios to three decimals; an interval of an absolute figure (no A) as the figures are."""
+        if self.low is None or self.high is None:
+            return ""
+        if self.a is not None:
+            return paired.formatted(self.low, self.high)
+        return "[" + ", ".join("∞" if math.isinf(x) and x > 0 else "-∞" if math.isinf(x) else _number(x)
+                               for x in (self.low, self.high)) + "]"
 
 
 def _number(value: float | None, *, ratio: bool = False) -> str:
@@ -161,18 +174,19 @@ def render(info: dict[str, str], rows: list[Row], title: str) -> str:
 
 
 def verdicts(rows: list[Row]) -> dict[str, int]:
-    """How many rows with a target are yes, NO and unsure (an unmeasured one, N/A, is unsure)."""
-    counts = {paired.YES: 0, paired.NO: 0, paired.UNSURE: 0}
+    """How many rows with a target are yes, NO and unsure, and how many were not measured (N/A)."""
+    counts = {paired.YES: 0, paired.NO: 0, paired.UNSURE: 0, NA: 0}
     for row in rows:
         if row.target:
-            counts[row.verdict if row.verdict in counts else paired.UNSURE] += 1  # type: ignore[index]
+            counts[row.verdict if row.verdict in counts else NA] += 1  # type: ignore[index]
     return counts
 
 
 def summary(rows: list[Row]) -> str:
     counts = verdicts(rows)
-    return (f"Targets: {counts[paired.YES]} yes, {counts[paired.NO]} NO, {counts[paired.UNSURE]} unsure "
-            f"(of {sum(counts.values())})")
+    unmeasured = f", {counts[NA]} not measured" if counts[NA] else ""
+    return (f"Targets: {counts[paired.YES]} yes, {counts[paired.NO]} NO, {counts[paired.UNSURE]} unsure"
+            f"{unmeasured} (of {sum(counts.values())})")
 
 
 def _finite(value: object) -> object:
