@@ -368,8 +368,8 @@ def unknown_token_queries(store: SQLAlchemyStore, requests: int) -> tuple[int, i
     token = apps.token_for(99_999_999)
     if not tokens.is_well_formed(token):
         raise RuntimeError("the made-up token is not well-formed")
-    environ = EnvironBuilder(path="/", headers={"Authorization": f"Bearer {token}",
-                                                 "Accept": "application/json"}).get_environ()
+    environ = EnvironBuilder(path="/", headers=[("Authorization", f"Bearer {token}"),
+                                                ("Accept", "application/json")]).get_environ()
     statuses: list[str] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -401,8 +401,11 @@ def unknown_token_queries(store: SQLAlchemyStore, requests: int) -> tuple[int, i
 def unknown_token(plan: Plan, directory: Path, postgres_url: str) -> list[Row]:
     rows = []
     scenario = f"{plan.unknown_requests:,} requests, one made-up token"
-    for label, make in (("SQLite", lambda: sqlite_store(directory, "unknown.db", 1_000)),
-                        ("PostgreSQL", lambda: postgres_store(postgres_url))):
+    makers: list[tuple[str, Callable[[], SQLAlchemyStore | None]]] = [
+        ("SQLite", lambda: sqlite_store(directory, "unknown.db", 1_000)),
+        ("PostgreSQL", lambda: postgres_store(postgres_url)),
+    ]
+    for label, make in makers:
         store = make()
         if store is None:
             rows.append(Row("unknown token", f"{scenario}, {label}", "queries per cache period", None, None,

@@ -178,7 +178,7 @@ def verdicts(rows: list[Row]) -> dict[str, int]:
     counts = {paired.YES: 0, paired.NO: 0, paired.UNSURE: 0, NA: 0}
     for row in rows:
         if row.target:
-            counts[row.verdict if row.verdict in counts else NA] += 1  # type: ignore[index]
+            counts[row.verdict if row.verdict is not None and row.verdict in counts else NA] += 1
     return counts
 
 
