@@ -57,7 +57,7 @@ messages: $(VENV)/.installed-test
 	$(BIN)/pybabel -q update -D twofa -i $(LOCALE)/twofa.pot -d $(LOCALE) --no-fuzzy-matching --ignore-obsolete
 
 # The middleware's cost against the bare app, as one table (also written to bench/results/).
-# QUICK=1 for a smoke run of under a minute; wrk is used when installed (apt-get install wrk).
+# QUICK=1 for a smoke run of every section (under two minutes); wrk is used when installed (apt-get install wrk).
 bench: $(VENV)/.installed-test
 	QUICK=$(QUICK) $(BIN)/python -m bench
 

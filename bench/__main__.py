@@ -19,7 +19,7 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/twofa_bench"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") not in (None, "", "0"),
-                        help="a smoke run of under a minute (also QUICK=1)")
+                        help="a smoke run of every section in under two minutes (also QUICK=1)")
     parser.add_argument("--json", type=Path, help="where to write the JSON (default: bench/results/)")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", POSTGRES_URL))
     args = parser.parse_args(argv)
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             ("gunicorn", lambda: run.through_gunicorn(plan, directory)),
             ("verification", lambda: run.verification(plan, directory, args.postgres_url)),
             ("scale", lambda: run.scale(plan, directory)),
+            ("unknown token", lambda: run.unknown_token(plan, directory, args.postgres_url)),
+            ("floor", lambda: run.floor_rows(plan, directory, args.postgres_url)),
+            ("invalidation", lambda: run.invalidation_rows(plan, args.postgres_url)),
             ("memory", lambda: run.memory(plan)),
             ("forward-auth", lambda: run.forward_auth(plan, directory)),
         ):
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = table.as_json(info, rows, quick=plan.quick, started=started, seconds=time.time() - started)
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nwritten to {path}")
+    print(table.summary(rows))  # the last line: how many targets are yes, NO and unsure
     return 0
 
 

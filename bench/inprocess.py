@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,40 +28,13 @@ def call(
             close()
 
 
-def per_request_us(app: Callable[..., Any], environs: Sequence[dict[str, Any]], count: int) -> float:
-    """Mean µs per call over ``count`` calls cycling through ``environs``."""
+def per_request(app: Callable[..., Any], environs: Sequence[dict[str, Any]], count: int) -> dict[str, float]:
+    """``{"us", "cpu_us"}``: wall and this thread's CPU µs per call over ``count`` calls cycling
+    through ``environs``. The CPU time is the steadier figure on a shared machine: a neighbour
+    that takes the core away stops this thread's CPU clock, not the wall clock."""
     n = len(environs)
     copies = [dict(e) for e in environs]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     for i in range(count):
         call(app, copies[i % n])
-    return (time.perf_counter() - started) / count * 1e6
-
-
-def compare(
-    bare: Callable[..., Any],
-    wrapped: Callable[..., Any],
-    environs: Sequence[dict[str, Any]],
-    count: int,
-    rounds: int,
-    wrapped_environs: Sequence[dict[str, Any]] | None = None,
-) -> tuple[float, float, float]:
-    """``(bare µs, wrapped µs, ratio)``: medians over ``rounds`` short rounds of ``count`` calls.
-
-    The rounds alternate the two apps, and the ratio is the median of each
-    round's own ratio, so a busy neighbour slows both sides of a pair alike.
-    """
-    inputs = {id(bare): environs, id(wrapped): wrapped_environs or environs}
-    for app in (bare, wrapped):  # warm up caches, imports, the database pool
-        per_request_us(app, inputs[id(app)], max(count // 2, len(inputs[id(app)])))
-    bare_us: list[float] = []
-    wrapped_us: list[float] = []
-    ratios: list[float] = []
-    for i in range(rounds):
-        pair = (bare, wrapped) if i % 2 == 0 else (wrapped, bare)
-        first, second = (per_request_us(app, inputs[id(app)], count) for app in pair)
-        b, w = (first, second) if i % 2 == 0 else (second, first)
-        bare_us.append(b)
-        wrapped_us.append(w)
-        ratios.append(w / b)
-    return statistics.median(bare_us), statistics.median(wrapped_us), statistics.median(ratios)
+    return {"us": (time.perf_counter() - started) / count * 1e6, "cpu_us": (time.thread_time() - cpu) / count * 1e6}

@@ -1,8 +1,10 @@
 """The servers of the benchmark, on free loopback ports, each in its own process group.
 
-gunicorn serves the bare, wrapped and forward-auth apps (one sync worker each);
-nginx (one process, one worker, everything under a temporary prefix) serves a
-static page directly and behind ``auth_request``.
+gunicorn serves the bare, wrapped and forward-auth apps (one sync worker each,
+whose CPU time :meth:`Gunicorn.cpu_ns` reads from ``/proc``); the Node app of
+the adversarial suite (``tests/e2e/upstream.js``) is a real upstream; nginx
+(one process, one worker, everything under a temporary prefix) proxies to it
+directly and behind ``auth_request``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +57,53 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds process ``pid`` has run on a CPU (``/proc/PID/schedstat``, else utime + stime)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (from every process's ``/proc/PID/stat``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError), open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                if int(f.read().rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
+@dataclass(frozen=True)
+class Gunicorn:
+    """A running gunicorn: its base URL and its one worker, whose CPU time the benchmark reads."""
+
+    url: str
+    worker: int
+
+    def cpu_ns(self) -> int:
+        return cpu_ns(self.worker)
+
+
+def _worker(master: int, seconds: float = 30) -> int:
+    deadline = time.monotonic() + seconds
+    while True:
+        workers = children(master)
+        if len(workers) == 1:
+            return workers[0]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn {master} has {len(workers)} workers, not one")
+        time.sleep(0.05)
+
+
 @contextmanager
-def gunicorn(mode: str, db_url: str) -> Iterator[str]:
-    """Serve ``bench.apps:serve_app()`` in ``mode`` (bare, wrapped or forward-auth); yields its base URL."""
+def gunicorn(mode: str, db_url: str) -> Iterator[Gunicorn]:
+    """Serve ``bench.apps:serve_app()`` in ``mode`` (bare, wrapped or forward-auth) with one sync worker."""
     port = free_port()
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_DB_URL": db_url,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -67,13 +114,14 @@ def gunicorn(mode: str, db_url: str) -> Iterator[str]:
     )
     try:
         _wait_for_port(process, port, "gunicorn")
-        yield f"http://127.0.0.1:{port}/"
+        yield Gunicorn(f"http://127.0.0.1:{port}/", _worker(process.pid))
     finally:
         stop_group(process)
 
 
 def nginx_path() -> str | None:
-    return shutil.which("nginx")
+    """nginx on PATH, or where Debian puts it (``/usr/sbin``, not on every user's PATH)."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
 def nginx_version(nginx: str) -> str:
@@ -81,6 +129,32 @@ def nginx_version(nginx: str) -> str:
     return (out.stderr or out.stdout).strip().rpartition("/")[2]  # "nginx version: nginx/1.22.1"
 
 
+def node_path() -> str | None:
+    return shutil.which("node")
+
+
+UPSTREAM_JS = ROOT / "tests" / "e2e" / "upstream.js"
+
+
+@contextmanager
+def upstream(node: str) -> Iterator[str]:
+    """The Node app of the adversarial suite on a free loopback port; yields its base URL."""
+    process = subprocess.Popen(
+        [node, str(UPSTREAM_JS), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        line = process.stdout.readline().decode()  # type: ignore[union-attr]
+        if not line.startswith("listening "):
+            raise RuntimeError(f"upstream.js did not start: {line!r} {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        stop_group(process)
+
+
+# Both locations reach the same upstream page with the same X-Twofa-User (the
+# upstream answers 200 only with one): /direct/ with a fixed one, /guarded/ with
+# the one the forward-auth app answered, as in README's nginx example.
 NGINX_CONF = """\
 daemon off;
 master_process off;
@@ -97,9 +171,9 @@ http {{
     scgi_temp_path {prefix}/scgi;
     default_type text/html;
     upstream twofa {{ server 127.0.0.1:{auth_port}; }}
+    upstream app {{ server 127.0.0.1:{app_port}; }}
     server {{
         listen 127.0.0.1:{port};
-        root {prefix}/www;
 
         location = /_twofa_auth {{
             internal;
@@ -108,12 +182,22 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Method $request_method;
+            proxy_set_header Cookie $http_cookie;
         }}
-        location /direct/ {{ }}
+        location /direct/ {{
+            proxy_set_header X-Twofa-User "{user}";
+            proxy_set_header Cookie $http_cookie;
+            proxy_pass http://app/secret;
+        }}
         location /guarded/ {{
             auth_request /_twofa_auth;
             auth_request_set $twofa_verify $upstream_http_x_twofa_verify_url;
+            auth_request_set $twofa_user $upstream_http_x_twofa_user;
             error_page 401 = @twofa_verify;
+            proxy_set_header X-Twofa-User $twofa_user;
+            proxy_set_header Authorization "";
+            proxy_set_header Cookie $http_cookie;
+            proxy_pass http://app/secret;
         }}
         location @twofa_verify {{
             if ($twofa_verify = "") {{ return 401; }}
@@ -125,19 +209,17 @@ http {{
 
 
 @contextmanager
-def nginx(nginx_binary: str, auth_url: str) -> Iterator[tuple[str, str]]:
-    """nginx in front of one static page; yields the URLs of it served directly and
-    behind ``auth_request`` to the forward-auth app at ``auth_url`` (as in README's config)."""
+def nginx(nginx_binary: str, auth_url: str, app_url: str, user: str) -> Iterator[tuple[str, str]]:
+    """nginx in front of the app at ``app_url``; yields the URLs of it reached directly (as
+    ``user``) and behind ``auth_request`` to the forward-auth app at ``auth_url``."""
     port = free_port()
     auth_port = int(auth_url.rstrip("/").rpartition(":")[2])
+    app_port = int(app_url.rstrip("/").rpartition(":")[2])
     with tempfile.TemporaryDirectory(prefix="twofa-bench-nginx-") as tmp:
         prefix = Path(tmp)
-        page = b"<!doctype html><title>bench</title><p>hello</p>\n"
-        for folder in ("direct", "guarded"):
-            (prefix / "www" / folder).mkdir(parents=True)
-            (prefix / "www" / folder / "index.html").write_bytes(page)
         conf = prefix / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, auth_port=auth_port), encoding="utf-8")
+        conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, auth_port=auth_port, app_port=app_port,
+                                          user=user), encoding="utf-8")
         process = subprocess.Popen(
             [nginx_binary, "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "error.log")],
             cwd=prefix, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,

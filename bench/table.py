@@ -2,31 +2,63 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
-import re
 import subprocess
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 
-COLUMNS = ("section", "scenario", "metric", "A", "B", "B/A", "target", "met")
-SECTIONS = ("in-process", "gunicorn", "verification", "scale", "memory", "forward-auth")
+from . import paired
+
+COLUMNS = ("section", "scenario", "metric", "A", "B", "B/A", "90 % interval", "pairs", "target", "verdict")
+SECTIONS = ("in-process", "gunicorn", "verification", "scale", "unknown token", "floor", "invalidation",
+            "memory", "forward-auth")
 # What A and B are in each section.
 LEGEND = {
     "in-process": (
-        "A = bare Flask route, B = the same route wrapped (µs per request, called directly); "
+        "A = bare Flask route, B = the same route wrapped, called directly: this thread's CPU µs per request "
+        "(the wall clock also counts the neighbours that take the core); "
         "in e the middleware answers 303 itself, so the app never runs"
     ),
-    "gunicorn": "A = bare, B = wrapped, each under gunicorn with 1 sync worker, loaded from another process",
-    "verification": "A = SQLite, B = PostgreSQL: POST verify with a valid code, one per user",
-    "scale": "A = 1,000 enrolled users and tokens in the store, B = the larger store (µs or ms per request)",
+    "gunicorn": (
+        "A = bare, B = wrapped, each under gunicorn with 1 sync worker, loaded in alternating bursts; "
+        "judged on the worker's CPU time per request (/proc), B/A ≤ 1/the req/s target (1/0.97, 1/0.95)"
+    ),
+    "verification": (
+        "A = SQLite, B = PostgreSQL: POST verify with a fresh valid code, one per user, "
+        "through gunicorn (1 sync worker)"
+    ),
+    "scale": (
+        "A = 1,000 enrolled users and tokens in the store, B = the larger store (CPU µs per request "
+        "in-process; verification: wall ms, a commit waits for the disk); "
+        "hits: every request inside cache_seconds of a warm cache, misses: cache_seconds = 0"
+    ),
+    "unknown token": (
+        "one well-formed made-up bearer token, in-process: A = cache periods the run spanned, "
+        "B = SQL queries the store ran (before_cursor_execute, BEGIN/COMMIT not counted), "
+        "B/A = queries per cache period"
+    ),
+    "floor": (
+        "A = the floor (one Fernet decrypt, one TOTP check, the same row lock and writes as bare SQL), "
+        "B = TwoFactorService.verify, in-process, on the same database (bench/floor.py)"
+    ),
+    "invalidation": (
+        "a token revoked through gunicorn instance A, seconds until instance B refuses it (PostgreSQL, "
+        "bench/invalidation.py); interval of the percentile, n = samples"
+    ),
     "memory": "B = memory held by the middleware's caches after that many distinct cookies",
     "forward-auth": (
-        "A = nginx serving a static page directly, B = the same page behind auth_request to the "
-        "forward-auth app (ForwardAuth under gunicorn, 1 sync worker), configured like README's nginx example; "
-        "loaded from another process"
+        "A = nginx proxying to the Node upstream (tests/e2e/upstream.js) directly, B = the same behind "
+        "auth_request to the forward-auth app (ForwardAuth under gunicorn, 1 sync worker) as in README's "
+        "nginx example; one connection, alternating bursts; p50 added is B - A"
     ),
 }
+INTERVAL_NOTE = (
+    "B/A and its interval: the median of per-pair ratios (B - A where the metric says so) from short "
+    "alternating pairs in ABBA order, with a distribution-free 90 % interval from order statistics; "
+    "verdict yes when the interval's bad end meets the target, NO when its good end misses it, else unsure"
+)
 NA = "N/A"
 
 
@@ -39,7 +71,10 @@ class Row:
     b: float | None
     ratio: float | None = None
     target: str = ""
-    met: bool | None = None
+    verdict: str | None = None  # yes, NO or unsure (paired.verdict); None without a target
+    low: float | None = None  # the 90 % interval of the judged figure (B/A, or B where there is no A)
+    high: float | None = None
+    pairs: int | None = None  # pairs (or samples) it was measured from
     note: str = ""  # replaces the section's legend line (why a row is N/A)
 
     def cells(self) -> list[str]:
@@ -50,9 +85,21 @@ class Row:
             _number(self.a),
             _number(self.b),
             _number(self.ratio, ratio=True),
+            self._interval(),
+            "" if self.pairs is None else str(self.pairs),
             self.target or "",
-            "" if self.met is None else ("yes" if self.met else "NO"),
+            self.verdict or (NA if self.target else ""),
         ]
+
+
+    def _interval(self) -> str:
+        """Ratios to three decimals; an interval of an absolute figure (no A) as the figures are."""
+        if self.low is None or self.high is None:
+            return ""
+        if self.a is not None:
+            return paired.formatted(self.low, self.high)
+        return "[" + ", ".join("∞" if math.isinf(x) and x > 0 else "-∞" if math.isinf(x) else _number(x)
+                               for x in (self.low, self.high)) + "]"
 
 
 def _number(value: float | None, *, ratio: bool = False) -> str:
@@ -67,15 +114,6 @@ def _number(value: float | None, *, ratio: bool = False) -> str:
     if abs(value) >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"
-
-
-def check(target: str, ratio: float | None) -> bool | None:
-    """``≤ 1.10`` or ``≥ 0.95`` against a ratio."""
-    match = re.fullmatch(r"([≤≥])\s*([\d.]+)", target)
-    if match is None or ratio is None:
-        return None
-    limit = float(match.group(2))
-    return ratio <= limit if match.group(1) == "≤" else ratio >= limit
 
 
 def machine() -> dict[str, str]:
@@ -130,8 +168,35 @@ def render(info: dict[str, str], rows: list[Row], title: str) -> str:
         notes = [r.note for r in rows if r.section == section and r.note]
         if any(r.section == section for r in rows):
             lines.append(f"- {section}: {notes[0] if notes else LEGEND[section]}")
+    lines.append(f"- {INTERVAL_NOTE}")
+    lines += ["", summary(rows)]
     return "\n".join(lines)
 
 
+def verdicts(rows: list[Row]) -> dict[str, int]:
+    """How many rows with a target are yes, NO and unsure, and how many were not measured (N/A)."""
+    counts = {paired.YES: 0, paired.NO: 0, paired.UNSURE: 0, NA: 0}
+    for row in rows:
+        if row.target:
+            counts[row.verdict if row.verdict is not None and row.verdict in counts else NA] += 1
+    return counts
+
+
+def summary(rows: list[Row]) -> str:
+    counts = verdicts(rows)
+    unmeasured = f", {counts[NA]} not measured" if counts[NA] else ""
+    return (f"Targets: {counts[paired.YES]} yes, {counts[paired.NO]} NO, {counts[paired.UNSURE]} unsure"
+            f"{unmeasured} (of {sum(counts.values())})")
+
+
+def _finite(value: object) -> object:
+    return None if isinstance(value, float) and math.isinf(value) else value
+
+
 def as_json(info: dict[str, str], rows: list[Row], **extra: object) -> dict[str, object]:
-    return {"machine": info, "columns": list(COLUMNS), "rows": [asdict(r) for r in rows], **extra}
+    """The run as JSON; an unbounded interval end is null (JSON has no infinity)."""
+    return {
+        "machine": info, "columns": list(COLUMNS),
+        "rows": [{k: _finite(v) for k, v in asdict(r).items()} for r in rows],
+        "verdicts": verdicts(rows), **extra,
+    }
