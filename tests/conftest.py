@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from examples.flask_app.app import create_app
-from tests.helpers import SECRET_KEY, LiveApp, missing_part, serve
+from tests.helpers import LiveApp, live_example, missing_part
 
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -51,22 +50,8 @@ def live_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveApp
 
     The example's forms carry Flask-WTF's CSRF token: the browser tests fill them
     with it on; the HTTP tests post them without scraping it, so it is off there."""
-    db_url = f"sqlite:///{tmp_path}/twofa.db"
-    app = create_app(
-        {
-            "USERS_DATABASE": str(tmp_path / "users.db"),
-            "TWOFA_DATABASE_URL": db_url,
-            "SECRET_KEY": SECRET_KEY,
-            "WTF_CSRF_ENABLED": request.node.get_closest_marker("browser") is not None,
-        }
-    )
-    url, server, thread = serve(app)
-    try:
-        yield LiveApp(url, app, app.extensions["twofa"], db_url)
-    finally:
-        server.shutdown()
-        thread.join(5)
-        app.extensions["twofa"].service.store.dispose()
+    with live_example(tmp_path, WTF_CSRF_ENABLED=request.node.get_closest_marker("browser") is not None) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,11 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -35,6 +39,26 @@ def serve(app: object) -> tuple[str, object, threading.Thread]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return f"http://127.0.0.1:{server.server_port}", server, thread
+
+
+@contextmanager
+def live_example(tmp_path: Path, **config: Any) -> Iterator[LiveApp]:
+    """The Flask example with its own SQLite files under ``tmp_path``, on a real
+    loopback server, with ``config`` on top; shut down and its store closed after."""
+    from examples.flask_app.app import create_app
+
+    db_url = f"sqlite:///{tmp_path}/twofa.db"
+    app = create_app(
+        {"USERS_DATABASE": str(tmp_path / "users.db"), "TWOFA_DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY,
+         **config}
+    )
+    url, server, thread = serve(app)
+    try:
+        yield LiveApp(url, app, app.extensions["twofa"], db_url)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+        thread.join(5)
+        app.extensions["twofa"].service.store.dispose()
 
 
 def csrf_of(html: str) -> str:

@@ -214,7 +214,8 @@ def token_usable(record: TokenRecord, path: str, now: float) -> bool:
 
 
 def _has_dot_segment(path: str) -> bool:
-    return "/." in path and any(segment in (".", "..") for segment in path.split("/"))
+    """A ``.`` or ``..`` segment; the caller has seen ``/.`` in the path (the usual path has none)."""
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _until(identity: Identity, verified_until: float | None) -> float:

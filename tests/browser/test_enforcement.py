@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from examples.flask_app.app import create_app
-from tests.helpers import SECRET_KEY, LiveApp, serve
+from tests.helpers import LiveApp, live_example
 
 from .helpers import PASSWORD, Authenticator, code_field, confirm_password, read_setup_page, register, sign_in
 
@@ -25,23 +24,8 @@ DAY = 86400
 @pytest.fixture
 def live_app(tmp_path: Path) -> Iterator[LiveApp]:
     """The example with "set up 2FA within 7 days of registering", CSRF on (this module's own)."""
-    db_url = f"sqlite:///{tmp_path}/twofa.db"
-    app = create_app(
-        {
-            "USERS_DATABASE": str(tmp_path / "users.db"),
-            "TWOFA_DATABASE_URL": db_url,
-            "SECRET_KEY": SECRET_KEY,
-            "WTF_CSRF_ENABLED": True,
-            "TWOFA_ENROLL_WITHIN_DAYS": 7,
-        }
-    )
-    url, server, thread = serve(app)
-    try:
-        yield LiveApp(url, app, app.extensions["twofa"], db_url)
-    finally:
-        server.shutdown()  # type: ignore[attr-defined]
-        thread.join(5)
-        app.extensions["twofa"].service.store.dispose()
+    with live_example(tmp_path, WTF_CSRF_ENABLED=True, TWOFA_ENROLL_WITHIN_DAYS=7) as live:
+        yield live
 
 
 def test_a_user_in_the_grace_period_sees_the_days_left_and_a_link_to_set_up(page: Page) -> None:

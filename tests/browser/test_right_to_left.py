@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from examples.flask_app.app import create_app
-from tests.helpers import SECRET_KEY, LiveApp, serve
+from tests.helpers import LiveApp, live_example
 
 from .helpers import (
     PASSWORD,
@@ -44,22 +43,8 @@ PHONE_320 = {"width": 320, "height": 640}
 @pytest.fixture(params=["built-in frame", "app layout"])
 def live_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveApp]:
     """The Flask example with the 2FA pages in the middleware's own frame, or in the app's layout."""
-    db_url = f"sqlite:///{tmp_path}/twofa.db"
-    app = create_app(
-        {
-            "USERS_DATABASE": str(tmp_path / "users.db"),
-            "TWOFA_DATABASE_URL": db_url,
-            "SECRET_KEY": SECRET_KEY,
-            "TWOFA_APP_LAYOUT": request.param == "app layout",
-        }
-    )
-    url, server, thread = serve(app)
-    try:
-        yield LiveApp(url, app, app.extensions["twofa"], db_url)
-    finally:
-        server.shutdown()  # type: ignore[attr-defined]
-        thread.join(5)
-        app.extensions["twofa"].service.store.dispose()
+    with live_example(tmp_path, TWOFA_APP_LAYOUT=request.param == "app layout") as live:
+        yield live
 
 
 # Where things are drawn: the card's content box, and the boxes of the text and controls in it.

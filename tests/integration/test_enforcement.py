@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from examples.flask_app.app import create_app
-from tests.helpers import SECRET_KEY, LiveApp, serve
+from tests.helpers import LiveApp, live_example
 from twofa_middleware.proxy import ForwardAuth
 
 from .flows import PASSWORD, confirm_password, form_fields, href_of, manual_key_of, now_code, register, sign_in
@@ -26,22 +25,8 @@ DAY = 86400
 @pytest.fixture
 def enforced(tmp_path: Path) -> Iterator[LiveApp]:
     """The example with "set up 2FA within 7 days of registering"."""
-    app = create_app(
-        {
-            "USERS_DATABASE": str(tmp_path / "users.db"),
-            "TWOFA_DATABASE_URL": f"sqlite:///{tmp_path}/twofa.db",
-            "SECRET_KEY": SECRET_KEY,
-            "WTF_CSRF_ENABLED": False,
-            "TWOFA_ENROLL_WITHIN_DAYS": 7,
-        }
-    )
-    url, server, thread = serve(app)
-    try:
-        yield LiveApp(url, app, app.extensions["twofa"], f"sqlite:///{tmp_path}/twofa.db")
-    finally:
-        server.shutdown()  # type: ignore[attr-defined]
-        thread.join(5)
-        app.extensions["twofa"].service.store.dispose()
+    with live_example(tmp_path, WTF_CSRF_ENABLED=False, TWOFA_ENROLL_WITHIN_DAYS=7) as live:
+        yield live
 
 
 def overdue(live: LiveApp, name: str = "olga"):  # type: ignore[no-untyped-def]
