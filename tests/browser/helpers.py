@@ -105,29 +105,46 @@ def oathtool(secret: str, at: float | None = None) -> str:
 
 
 @dataclass
+class SpentSteps:
+    """The last time step a user spent: the server refuses it again from any of the user's apps."""
+
+    last: int | None = None
+
+
+@dataclass
 class Authenticator:
     """A phone's authenticator app, played by oathtool.
 
-    The server accepts each time step once (replays are refused) and one step
-    either side of its clock. So each code handed out is for a step later than
-    the last one used: the current step, else the next one (which the server
-    accepts as one step ahead), else we wait for the clock to get there.
+    The server accepts each time step once per user (replays are refused, across
+    all the user's apps) and one step either side of its clock. So each code
+    handed out is for a step later than the last one the user spent: the current
+    step, else the next one (which the server accepts as one step ahead), else we
+    wait for the clock to get there. A user's second app comes from
+    ``another_app`` so that both know the spent steps.
     """
 
     secret: str
-    last_step: int | None = None
+    spent: SpentSteps = field(default_factory=SpentSteps)
     waited: float = field(default=0.0)
+
+    @property
+    def last_step(self) -> int | None:
+        return self.spent.last
+
+    def another_app(self, secret: str) -> "Authenticator":
+        """The same user's next authenticator app, sharing the steps already spent."""
+        return Authenticator(secret, self.spent)
 
     def code(self) -> str:
         now = time.time()
         current = int(now) // PERIOD
-        step = current if self.last_step is None else max(current, self.last_step + 1)
+        step = current if self.spent.last is None else max(current, self.spent.last + 1)
         if step > current + 1:
             # Waiting for the app to show a new code, as a person would; not an assertion.
             pause = (step - 1) * PERIOD - now + 0.05
             self.waited += pause
             time.sleep(pause)
-        self.last_step = step
+        self.spent.last = step
         return oathtool(self.secret, at=step * PERIOD + PERIOD / 2)
 
     def last_code(self) -> str:

@@ -193,7 +193,7 @@ def account_full(page: Page) -> None:
     page.goto("/_2fa/")
     page.get_by_role("link", name=_("Add an authenticator app")).click()
     password_if_asked(page)
-    second = Authenticator(added_app_secret(page))
+    second = walk.app.another_app(added_app_secret(page))
     code_field(page).fill(second.code())
     page.get_by_label(_("Name (optional)")).fill("Tablet")
     page.get_by_role("button", name=_("Add"), exact=True).click()
@@ -246,10 +246,11 @@ def remove_confirmation(page: Page) -> None:
 
 
 def account_with_two_apps(page: Page) -> None:
-    enrolled(page)
+    walk = enrolled(page)
+    assert walk.app
     page.goto("/_2fa/setup")
     password_if_asked(page)
-    code_field(page).fill(Authenticator(added_app_secret(page)).code())
+    code_field(page).fill(walk.app.another_app(added_app_secret(page)).code())
     page.get_by_role("button", name=_("Add"), exact=True).click()
     expect(page.get_by_text(_("The authenticator was added."))).to_be_visible()
 
@@ -570,7 +571,7 @@ def test_pasted_codes_with_spaces_or_dashes_sign_in(
 
     page.goto("/_2fa/setup")  # a second app, its code with spaces around
     password_if_asked(page)
-    second = Authenticator(added_app_secret(page))
+    second = app.another_app(added_app_secret(page))
     paste(page, code_field(page), f" {second.code()} ")
     page.get_by_role("button", name="Add").click()
     expect(page.get_by_role("status").filter(has_text="The authenticator was added.")).to_be_visible()
