@@ -18,7 +18,7 @@ from .decision import Challenge, Decision, Facts, Pass, Policy, Refuse, decide, 
 from .errors import InvalidToken, StoreUnavailable
 from .i18n import N_
 from .identity import CheckPasswordFunc, CookieKeyedIdentify, IdentifyFunc, Identity, NotifyFunc, TwoFactorInfo
-from .pass_cache import PassCache
+from .pass_cache import PassCache, TokenPasses
 from .service import TwoFactorService
 from .store.base import Store, TokenRecord, TrustedBrowserRecord
 from .web.app import TwoFactorWeb
@@ -96,6 +96,7 @@ class TwoFactorMiddleware:
         self._enrollment_hooks = self.settings.enroll_by is not None or self.settings.require_enrollment is not None
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
         self._token_passes: dict[int, tuple[TokenRecord, Pass]] = {}
+        self.token_passes = TokenPasses(self.service.token_records, self.service.ensure_listening)
         self.passes = (
             PassCache(self.settings.cache_seconds, self.service.state, clock=clock)
             if isinstance(identify, CookieKeyedIdentify)
@@ -107,10 +108,15 @@ class TwoFactorMiddleware:
         if path.startswith(self._mount_prefix) or path == self._mount:
             return self.web(environ, start_response)
         token = _bearer(environ) if "HTTP_AUTHORIZATION" in environ else None
-        if token is None and self.passes is not None:
+        if token is not None:
+            # A remembered token pass holds on any path but one decide() refuses outright.
+            decided = self.token_passes.get(token, self.service.clock()) if "/." not in path else None
+            if decided is not None:  # a script's steady state: one keyed hash, one dict lookup
+                return self.render(decided, environ, start_response)
+        elif self.passes is not None:
             cookie: str | None = environ.get("HTTP_COOKIE")
             remembered = self.passes.get(cookie) if cookie else None
-            if remembered is not None:  # the steady state: one dict lookup
+            if remembered is not None:  # a browser's steady state: one dict lookup
                 environ["twofa"] = remembered
                 return self.app(environ, start_response)
         return self.render(self._decide(environ, path, token), environ, start_response)
@@ -130,6 +136,7 @@ class TwoFactorMiddleware:
         return self.passes.get(cookie)
 
     def _decide(self, environ: dict[str, Any], path: str, token: str | None) -> Decision:
+        generation = self.service.token_records.generation  # before the token's record is read
         facts = self._token_facts(token, path) if token is not None else self._session_facts(environ, path)
         decided = decide(facts, self.policy)
         if isinstance(decided, Pass):
@@ -137,9 +144,20 @@ class TwoFactorMiddleware:
                 self._note_trusted(decided.trusted_by, environ)
             elif facts.token is not None:
                 self.service.note_token_use(facts.token, facts.now)
+                self._remember_token(token, facts.token, generation, decided)
             elif decided.remember_until is not None:
                 self._remember(environ.get("HTTP_COOKIE", ""), facts, decided)
         return decided
+
+    def _remember_token(self, token: str | None, record: TokenRecord, generation: int, decided: Pass) -> None:
+        """Keep a token's pass when it holds on every path: the token has no path scopes,
+        and no enrollment policy makes it depend on the user's state."""
+        if token is None or record.paths or self._enrollment_hooks:
+            return
+        ends = self.service.next_stamp(record)  # the full path stamps the use, once a minute
+        if record.expires_at is not None:
+            ends = min(ends, record.expires_at)
+        self.token_passes.remember(token, record, generation, decided, ends)
 
     def caches(self) -> dict[str, TTLCache[Any, Any]]:
         """Every in-process cache by name (to weigh them, or to fill them in a benchmark)."""
@@ -155,6 +173,7 @@ class TwoFactorMiddleware:
     def forget_cached(self) -> None:
         """Drop every in-process cache (states, tokens, remembered passes), as a restart would."""
         self.service.forget_cached()
+        self.token_passes.clear()
         if self.passes is not None:
             self.passes.clear()
         if isinstance(self.identify, CookieKeyedIdentify) and self.identify.cache is not None:

@@ -1,4 +1,6 @@
-"""Pass decisions remembered by the raw ``Cookie`` header: the steady state is one dict lookup.
+"""Pass decisions remembered, so that the steady state is one dict lookup: a browser's
+by its raw ``Cookie`` header (:class:`PassCache`), a script's by its token's keyed
+hash (:class:`TokenPasses`).
 
 Most requests come from a browser whose cookies have not changed since its last
 request, and whose answer was "pass": a signed-in user without 2FA, or one past
@@ -19,9 +21,11 @@ import time
 from collections.abc import Callable
 
 from .cache import TTLCache
+from .decision import Pass
 from .errors import StoreUnavailable
 from .identity import Identity, TwoFactorInfo
-from .store.base import UserState
+from .store.base import TokenRecord, UserState
+from .tokens import cache_key
 
 _Entry = tuple[str, UserState, TwoFactorInfo]
 
@@ -83,3 +87,54 @@ class PassCache:
 
     def __len__(self) -> int:
         return len(self.cache)
+
+
+class TokenPasses:
+    """The pass :func:`~twofa_middleware.decision.decide` gave a personal access token,
+    remembered by the token's keyed hash (no token is kept in memory).
+
+    Only a pass that would hold on any path is kept (the caller's to judge: a token
+    with no path scopes, no enrollment policy). An entry ends at the earliest of
+    the service's cached record it was decided on, the token's expiry, and the
+    next stamp of its use (so the full path stamps it, once a minute). It is used
+    only while the service's token records have seen no invalidation since the
+    record was read (their :attr:`~twofa_middleware.cache.TTLCache.generation`): a
+    revocation here, or told by another instance, ends every remembered token
+    pass at once, and the next request of each token is decided anew.
+
+    :param records: the service's cache of token records.
+    :param listen: the service's ``ensure_listening``, called at every read, hit or
+        not, as the service's own caches do.
+    """
+
+    def __init__(self, records: TTLCache[bytes, TokenRecord], listen: Callable[[], None],
+                 maxsize: int = 20_000) -> None:
+        self._records = records
+        self._listen = listen
+        self._maxsize = maxsize
+        self._data: dict[bytes, tuple[float, int, Pass]] = {}
+
+    def get(self, token: str, now: float) -> Pass | None:
+        """The remembered pass of this token, else None (the caller decides in full)."""
+        self._listen()
+        entry = self._data.get(cache_key(token))
+        if entry is None or entry[0] <= now or entry[1] != self._records.generation:
+            return None
+        return entry[2]
+
+    def remember(self, token: str, record: TokenRecord, generation: int, decided: Pass, until: float) -> None:
+        """Keep ``decided`` until ``until``, if ``record``, which it was decided on, is still
+        the very one cached: ``generation`` is the records' generation read before it was."""
+        key = cache_key(token)
+        cached = self._records.entries().get(key)
+        if cached is None or cached[1] is not record or generation != self._records.generation:
+            return  # not cached (``cache_seconds`` 0), reloaded, or invalidated since it was read
+        if len(self._data) >= self._maxsize:
+            self._data.clear()
+        self._data[key] = (min(until, cached[0]), generation, decided)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)

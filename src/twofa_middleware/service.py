@@ -103,7 +103,7 @@ class TwoFactorService:
             return self.clock()
 
         self.states: TTLCache[str, UserState] = TTLCache(ttl, maxsize=20_000, clock=now)
-        self._tokens: TTLCache[bytes, TokenRecord] = TTLCache(ttl, maxsize=20_000, clock=now)
+        self.token_records: TTLCache[bytes, TokenRecord] = TTLCache(ttl, maxsize=20_000, clock=now)
         # Well-formed tokens the store does not know: a flood of made-up ones must
         # not become a flood of queries. A new token is 256 fresh random bits, so
         # it cannot be in here already; bounded, so the flood cannot grow memory.
@@ -139,9 +139,15 @@ class TwoFactorService:
             self.states.set(user_id, state, since=generation)
         return state
 
+    def ensure_listening(self) -> None:
+        """Listen for other instances' changes, when told of them at all: called at every
+        cache read, hit or not (see :meth:`state`)."""
+        if self._feed is not None:
+            self._feed.ensure_listening()
+
     def forget_cached(self) -> None:
         """Drop every cached user state and token, as a restart would."""
-        for cache in (self.states, self._tokens, self._unknown_tokens, self._dead_browsers):
+        for cache in (self.states, self.token_records, self._unknown_tokens, self._dead_browsers):
             cache.clear()
         self._stamped.clear()
 
@@ -158,7 +164,7 @@ class TwoFactorService:
     def drop_user(self, user_id: str) -> None:
         """Another instance changed this user: their state and tokens are read anew."""
         self.states.pop(user_id)
-        self._tokens.discard_where(lambda r: r.user_id == user_id)
+        self.token_records.discard_where(lambda r: r.user_id == user_id)
 
     def drop_token(self, token_id: int) -> None:
         """Another instance revoked this token."""
@@ -469,7 +475,7 @@ class TwoFactorService:
     # -- personal access tokens ----------------------------------------------------
 
     def _forget_token(self, token_id: int) -> None:
-        self._tokens.discard_where(lambda r: r.id == token_id)
+        self.token_records.discard_where(lambda r: r.id == token_id)
 
     def token_record(self, token: str, now: float | None = None) -> TokenRecord | None:
         """The stored record of a token (live or not), None when it is not one of ours.
@@ -487,18 +493,18 @@ class TwoFactorService:
         if self._feed is not None:
             self._feed.ensure_listening()  # hit or not, as in :meth:`state`
         key = tokens.cache_key(token)
-        record = self._tokens.get(key, now)
+        record = self.token_records.get(key, now)
         if record is not None:
             return record
         if not tokens.is_well_formed(token) or self._unknown_tokens.get(key, now):
             return None
-        generation = self._tokens.generation
+        generation = self.token_records.generation
         record = self.store.token_by_hash(tokens.hash_token(token))
         if record is None:
             self._unknown_tokens.set(key, True)
             return None
         ttl = None if record.expires_at is None else max(0.0, record.expires_at - now)
-        self._tokens.set(key, record, ttl, since=generation)
+        self.token_records.set(key, record, ttl, since=generation)
         return record
 
     def note_token_use(self, record: TokenRecord, now: float | None = None) -> None:
@@ -506,12 +512,16 @@ class TwoFactorService:
         was let through counts (a refused one changes nothing stored)."""
         if now is None:
             now = self.clock()
-        if (record.last_used_at or 0) >= now - 60 or self._stamped.get(record.id, -math.inf) > now - 60:
+        if now <= self.next_stamp(record):
             return
         if len(self._stamped) >= 20_000:
             self._stamped.clear()
         self._stamped[record.id] = now
         self.store.touch_token(record.id, now)
+
+    def next_stamp(self, record: TokenRecord) -> float:
+        """When a use of this token is next worth stamping: a minute after its last one."""
+        return max(record.last_used_at or 0, self._stamped.get(record.id, -math.inf)) + 60
 
     def authenticate_token(self, token: str, path: str) -> TokenRecord:
         """The live token's record if it may be used on ``path``, else InvalidToken."""
@@ -534,7 +544,7 @@ class TwoFactorService:
         if counts is None:
             raise NotEnabled()
         self._changed(user_id)  # elsewhere, the user's tokens go with their state
-        self._tokens.discard_where(lambda r: r.user_id == user_id)
+        self.token_records.discard_where(lambda r: r.user_id == user_id)
         self._event(
             user_id,
             "disabled",
