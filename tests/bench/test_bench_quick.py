@@ -110,3 +110,13 @@ def _interval(cell: str) -> tuple[float, float]:
     assert match, cell
     return tuple(float("inf") if x == "∞" else float("-inf") if x == "-∞" else float(x.replace(",", ""))
                  for x in match.groups())  # type: ignore[return-value]
+
+
+def test_noop_bench_prints_what_the_middleware_adds_per_scenario():
+    """``python -m bench.noop`` (README's no-op figures) still runs: a row per scenario a-d."""
+    result = subprocess.run([sys.executable, "-m", "bench.noop", "50", "2"], check=False, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {line.split()[0]: line.split()[-6:] for line in result.stdout.splitlines()[1:]}
+    assert sorted(rows) == ["a", "b", "c", "d"]
+    assert all(NUMBER.match(cell) for cells in rows.values() for cell in cells)
