@@ -35,3 +35,35 @@ def test_a_level_that_can_corrupt_the_file_is_refused(tmp_path: Path) -> None:
 def test_an_in_memory_database_is_left_as_sqlite_makes_it() -> None:
     mode, _level = pragmas(SQLAlchemyStore("sqlite://"))
     assert mode == "memory"
+
+
+def test_a_read_waits_for_no_writer_and_a_write_still_takes_the_lock(tmp_path: Path) -> None:
+    """A cache miss on a user's state or a token reads while a verification holds the write lock."""
+    import sqlite3
+    import time
+
+    from twofa_middleware.errors import StoreUnavailable
+    from twofa_middleware.store.base import DISABLED
+
+    path = tmp_path / "twofa.db"
+    store = SQLAlchemyStore(f"sqlite:///{path}")
+    store.create_schema()
+    store.engine.pool.dispose()
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+    writer.execute("BEGIN IMMEDIATE")  # another process, mid-verification
+    try:
+        started = time.monotonic()
+        assert store.user_state("nobody") == DISABLED
+        assert store.token_by_hash("0" * 64) is None
+        assert store.trusted_browser(1) is None
+        assert time.monotonic() - started < 5  # the busy timeout is 30 s: no read waited for it
+        store.engine.dispose()
+        quick = SQLAlchemyStore(f"sqlite:///{path}", create_schema=False,
+                                connect_args={"check_same_thread": False, "timeout": 0.2})
+        with pytest.raises(StoreUnavailable):
+            quick.disable("nobody", time.time())  # a write waits for the lock, then fails closed
+        quick.dispose()
+    finally:
+        writer.rollback()
+        writer.close()
+        store.dispose()

@@ -77,6 +77,9 @@ def _busy_retry(statement: Callable[[], object], tries: int = 100) -> None:
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
 
 
+_READ_ONLY = "twofa_read_only"  # an execution option: the transaction only reads
+
+
 def _sqlite_engine(url: str, engine_kwargs: dict[str, Any], synchronous: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict[str, Any] = {
@@ -89,7 +92,9 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any], synchronous: str) ->
     engine = create_engine(url, **kwargs)
 
     # pysqlite's own transaction handling begins lazily and deferred; take the
-    # write lock at BEGIN instead, so concurrent verifications serialise.
+    # write lock at BEGIN instead, so concurrent verifications serialise. A read
+    # alone (the store's ``_tx(read=True)``) begins deferred: in WAL mode it then
+    # waits for no writer, and reads one snapshot.
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -102,7 +107,8 @@ def _sqlite_engine(url: str, engine_kwargs: dict[str, Any], synchronous: str) ->
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -345,6 +351,7 @@ class SQLAlchemyStore:
             kwargs.update(engine_kwargs)
             self.engine = create_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
         self._schema_ready = not create_schema
         self._schema_lock = threading.Lock()
         self._change_feed = invalidation.for_engine(self.engine)
@@ -367,14 +374,15 @@ class SQLAlchemyStore:
         self._schema_ready = True
 
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        """One transaction; any database failure becomes StoreUnavailable (fail closed)."""
+    def _tx(self, *, read: bool = False) -> Iterator[Session]:
+        """One transaction; any database failure becomes StoreUnavailable (fail closed).
+        ``read``: it only reads, so on SQLite it takes no write lock."""
         if not self._schema_ready:
             with self._schema_lock:
                 if not self._schema_ready:
                     self.create_schema()
         try:
-            with self._sessions() as session, session.begin():
+            with (self._read_sessions if read else self._sessions)() as session, session.begin():
                 yield session
         except DataError as exc:
             # A value the database refuses (too long, out of range): the request's
@@ -426,7 +434,7 @@ class SQLAlchemyStore:
     # -- state ---------------------------------------------------------------
 
     def user_state(self, user_id: str) -> UserState:
-        with self._tx() as s:
+        with self._tx(read=True) as s:
             row = s.get(TwoFactorUser, user_id)
             if row is None:
                 return DISABLED
@@ -848,7 +856,7 @@ class SQLAlchemyStore:
             return [_token_record(r) for r in rows]
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        with self._tx() as s:
+        with self._tx(read=True) as s:
             row = s.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash))
             return None if row is None else _token_record(row)
 
@@ -893,7 +901,7 @@ class SQLAlchemyStore:
     def trusted_browser(self, browser_id: int) -> TrustedBrowserRecord | None:
         """The record (live or not), None when there is none: never cached, so a
         revocation in another instance holds at once."""
-        with self._tx() as s:
+        with self._tx(read=True) as s:
             row = s.get(TrustedBrowser, browser_id)
             return None if row is None else _browser_record(row)
 
