@@ -131,7 +131,7 @@ class Authenticator:
     def last_step(self) -> int | None:
         return self.spent.last
 
-    def another_app(self, secret: str) -> "Authenticator":
+    def another_app(self, secret: str) -> Authenticator:
         """The same user's next authenticator app, sharing the steps already spent."""
         return Authenticator(secret, self.spent)
 
