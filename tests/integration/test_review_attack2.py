@@ -1,0 +1,51 @@
+"""The attacker's second review: turning 2FA on against tokens, and remembered token passes.
+
+Over the real loopback server (the Flask example, SQLite), with ``cache_seconds`` at
+its longest (60 s) and a frozen clock, so that only what the middleware drops itself
+stands between a token and a stale pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import LiveApp, live_example
+from twofa_middleware.testing import FixedClock
+
+from .api_support import ApiClient, Authenticator, bearer, use_clock
+
+LONGEST = 60  # cache_seconds
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveApp]:
+    with live_example(tmp_path, WTF_CSRF_ENABLED=False, TWOFA_CACHE_SECONDS=LONGEST) as app:
+        yield app
+
+
+@pytest.fixture
+def clock(live: LiveApp) -> FixedClock:
+    return use_clock(live)
+
+
+def test_turning_2fa_on_ends_a_remembered_token_pass_on_this_instance(live, clock):
+    """A token made with the password alone, used (so cached and remembered), must get 401
+    the moment 2FA is on: the user is told so, with the recovery codes."""
+    c = ApiClient(live.url, validate=False)  # the answer is asserted below, after the token
+    c.register("alice")
+    c.sudo()
+    _, token = c.create_token("made with the password alone")
+    for _ in range(3):
+        assert bearer(live.url, token, "/api/me").status_code == 200
+    enroll = c.post("/enroll")
+    assert enroll.status_code == 200 and enroll.json()["tokens_revoked"] == 1
+    confirmed = c.post("/enroll/confirm", {"code": Authenticator(enroll.json()["secret"], clock).code()})
+    r = bearer(live.url, token, "/api/me")
+    assert r.status_code == 401 and r.json()["error"] == "invalid_token", "the token outlived turning 2FA on"
+    assert confirmed.status_code == 200, confirmed.text[:300]
+    assert confirmed.json()["tokens_revoked"] == 1 and len(confirmed.json()["recovery_codes"]) > 0
+    events = [e.event for e in live.middleware.service.store.events("alice")]
+    assert "enabled" in events and "tokens_revoked" in events
