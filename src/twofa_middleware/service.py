@@ -339,7 +339,7 @@ class TwoFactorService:
         )
         self._changed(user_id)  # other instances drop the user's state and tokens alike
         if added.tokens_revoked:
-            self._tokens.discard_where(lambda r: r.user_id == user_id)
+            self.token_records.discard_where(lambda r: r.user_id == user_id)
             self._announce(user_id, "tokens_revoked")  # its log row is in the add's transaction
         return added
 
