@@ -7,8 +7,11 @@ stands between a token and a stale pass.
 
 from __future__ import annotations
 
+import http.client
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -49,3 +52,21 @@ def test_turning_2fa_on_ends_a_remembered_token_pass_on_this_instance(live, cloc
     assert confirmed.json()["tokens_revoked"] == 1 and len(confirmed.json()["recovery_codes"]) > 0
     events = [e.event for e in live.middleware.service.store.events("alice")]
     assert "enabled" in events and "tokens_revoked" in events
+
+
+@pytest.mark.parametrize("raw", [b"tfa_\xe9", "tfa_\u00e9t\u00e9".encode(), b"tfa_" + b"\xff" * 49])
+def test_a_token_that_is_not_ascii_is_a_401_not_a_server_error(live, raw):
+    """The remembered-pass lookup hashes the token before any format check: a header
+    byte above 0x7f (latin-1 in WSGI) must be refused as not ours, as the full path does."""
+    parts = urlsplit(live.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.putrequest("GET", "/api/me")
+        conn.putheader("Authorization", b"Bearer " + raw)
+        conn.endheaders()
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 401, body[:200]
+    assert json.loads(body)["error"] == "invalid_token"
