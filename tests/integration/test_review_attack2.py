@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 
 from tests.helpers import LiveApp, live_example
+from twofa_middleware.store.base import NewAuthenticator
 from twofa_middleware.testing import FixedClock
 
 from .api_support import ApiClient, Authenticator, bearer, use_clock
@@ -70,3 +72,24 @@ def test_a_token_that_is_not_ascii_is_a_401_not_a_server_error(live, raw):
         conn.close()
     assert response.status == 401, body[:200]
     assert json.loads(body)["error"] == "invalid_token"
+
+
+def test_a_stale_2fa_off_here_cannot_add_an_authenticator_with_the_password_alone(live, clock):
+    """The race the token epoch check closes, on the authenticator it leaves open: another
+    instance (SQLite workers, or PostgreSQL before its notification lands, or with
+    instant invalidation off) turned 2FA on; this one still has "off" cached. Someone with
+    the password alone must not add their own app as one more factor (a lasting bypass):
+    409 two_factor_changed, nothing stored, and a sign-in still owes the user's code."""
+    c = ApiClient(live.url, validate=False)
+    c.register("alice")
+    c.sudo()
+    assert c.me().status_code == 200  # this instance caches alice's state: 2FA off
+    service = live.middleware.service
+    phone = NewAuthenticator("totp", "Phone", secret=service.keyring.encrypt(pyotp.random_base32()))
+    service.store.add_authenticator("alice", phone, 0, [("h", "e")], clock())  # the other instance
+
+    enroll = c.post("/enroll")  # the attacker's own app, with alice's password
+    assert enroll.status_code == 200, enroll.text
+    confirmed = c.post("/enroll/confirm", {"code": Authenticator(enroll.json()["secret"], clock).code()})
+    assert [a.name for a in service.store.authenticators("alice")] == ["Phone"], "a factor added without 2FA"
+    assert (confirmed.status_code, confirmed.json()["error"]) == (409, "two_factor_changed")
