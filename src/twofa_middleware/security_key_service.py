@@ -95,7 +95,7 @@ class SecurityKeySteps:
 
     def register_finish(
         self, user_id: str, session_key: str, raw_credential: object, raw_name: object, *,
-        rp_id: str, origins: tuple[str, ...], ip: str | None = None,
+        rp_id: str, origins: tuple[str, ...], ip: str | None = None, epoch: int | None = None,
     ) -> tuple[str, Added]:
         """Store the verified key: ``(its name, what adding it did)``: the recovery codes and
         the tokens revoked when it is the first factor."""
@@ -125,6 +125,7 @@ class SecurityKeySteps:
             ),
             0,
             ip,
+            epoch=epoch,
         )
         return name, added
 

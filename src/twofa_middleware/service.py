@@ -279,13 +279,15 @@ class TwoFactorService:
         return secret if secret and any(mine) else None
 
     def confirm_enrollment(
-        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None, session_key: str = ""
+        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None, session_key: str = "",
+        *, epoch: int | None = None,
     ) -> Added:
         """Store the new authenticator app once the code proves it works.
 
         The first factor turns 2FA on, revokes the user's live tokens and returns the new
         recovery codes; one more returns none (the user keeps the codes they have). Only the sign-in that
         started the setup confirms it (another gets SetupExpired, and nothing is counted).
+        ``epoch``: the 2FA epoch the request was allowed under (TwoFactorChanged if it moved).
         """
         code = totp.parse_code(raw_code, self.settings)
         label = self.authenticator_name(name, "totp")
@@ -312,15 +314,17 @@ class TwoFactorService:
             raise
         sealed, secret, step = accepted[0]
         new = NewAuthenticator("totp", label, secret=self.keyring.encrypt(secret))
-        return self._add(user_id, new, step, ip, pending=sealed)
+        return self._add(user_id, new, step, ip, pending=sealed, epoch=epoch)
 
     def _add(
-        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: str | None = None
+        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: str | None = None,
+        epoch: int | None = None,
     ) -> Added:
         """Store a proven factor; the recovery codes when it is the first (2FA turned on).
         ``pending``: the setup's pending secret as stored, which must not be spent yet."""
         codes = recovery.generate(self.settings.recovery_code_count)
-        added = self._store_factor(user_id, new, step, self._code_rows(user_id, codes), ip, pending=pending)
+        added = self._store_factor(user_id, new, step, self._code_rows(user_id, codes), ip, pending=pending,
+                                   epoch=epoch)
         self._event(user_id, "enabled" if added.first else "authenticator_added", f"{added.id} {new.kind}", ip)
         if not added.first:
             return Added([])
@@ -329,13 +333,13 @@ class TwoFactorService:
 
     def _store_factor(
         self, user_id: str, new: NewAuthenticator, step: int, codes: list[tuple[str, str]], ip: str | None,
-        *, pending: str | None = None,
+        *, pending: str | None = None, epoch: int | None = None,
     ) -> AddedFactor:
         """The store's add, within ``max_authenticators``, and what it revoked dropped from
         every cache: the tokens go with the user's state (:meth:`drop_user` in every instance)."""
         added = self.store.add_authenticator(
             user_id, new, step, codes, self.clock(), pending=pending,
-            limit=self.settings.max_authenticators, remote_addr=ip,
+            limit=self.settings.max_authenticators, remote_addr=ip, epoch=epoch,
         )
         self._changed(user_id)  # other instances drop the user's state and tokens alike
         if added.tokens_revoked:

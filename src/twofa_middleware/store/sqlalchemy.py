@@ -491,6 +491,7 @@ class SQLAlchemyStore:
         pending: str | None = None,
         limit: int | None = None,
         remote_addr: str | None = None,
+        epoch: int | None = None,
     ) -> AddedFactor:
         """Store a factor; its id, whether it is the first, and the tokens that revoked.
 
@@ -501,9 +502,14 @@ class SQLAlchemyStore:
         ``pending`` (a setup's confirmation: its pending secret as stored) must still be
         it, so one setup code confirmed twice at once stores one factor (SetupExpired).
         ``limit``: the user's factors may not exceed it (TooManyAuthenticators, nothing stored).
+        ``epoch``: the user's 2FA epoch the request was allowed under, as for :meth:`add_token`:
+        another now (2FA turned on or off elsewhere since) raises TwoFactorChanged, so a
+        stale "2FA off" never lets the password alone add one more factor.
         """
         with self._tx() as s:
             row = self._row(s, user_id, lock=True)
+            if epoch is not None and (row.epoch or 0) != epoch:
+                raise TwoFactorChanged()
             if pending is not None and row.pending_secret != pending:
                 raise SetupExpired()
             count = self._count_authenticators(s, user_id)

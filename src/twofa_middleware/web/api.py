@@ -257,7 +257,7 @@ class Api:
         to the session, so a stolen session must not be able to finish a setup.
         ``tokens_revoked``: the user's tokens that turning 2FA on revoked (0 for one more)."""
         added = ctx.service.confirm_enrollment(
-            ctx.user_id, body["code"], ctx.ip, body.get("name"), ctx.identity.session_key
+            ctx.user_id, body["code"], ctx.ip, body.get("name"), ctx.identity.session_key, epoch=ctx.state.epoch
         )
         # As on the setup page: proving the code at enrollment proves the second factor.
         # One more authenticator brings no new codes: the list is empty then.

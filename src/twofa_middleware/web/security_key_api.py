@@ -57,7 +57,7 @@ def register_finish(ctx: Ctx, body: dict[str, Any]) -> Response:
     origins, rp_id = _where(ctx)
     name, added = SecurityKeySteps(ctx.service).register_finish(
         ctx.user_id, ctx.identity.session_key, body["credential"], body["name"],
-        rp_id=rp_id, origins=origins, ip=ctx.ip,
+        rp_id=rp_id, origins=origins, ip=ctx.ip, epoch=ctx.state.epoch,
     )
     home = ctx.settings.home_url
     if added.recovery_codes:

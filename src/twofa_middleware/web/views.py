@@ -133,7 +133,8 @@ class Pages:
         name = ctx.request.form.get("name")
         try:
             added = ctx.service.confirm_enrollment(
-                ctx.user_id, ctx.request.form.get("code"), ctx.ip, name, ctx.identity.session_key
+                ctx.user_id, ctx.request.form.get("code"), ctx.ip, name, ctx.identity.session_key,
+                epoch=ctx.state.epoch,
             )
         except TooManyAuthenticators as exc:
             return self.account_page(ctx, exc.status, error=ctx.t(exc))
