@@ -147,3 +147,58 @@ def test_a_token_insert_racing_the_enabling_transaction_is_refused(make_store: A
     assert isinstance(outcome["token"], TwoFactorChanged)
     assert maker.tokens("alice") == []  # the late token is nowhere, the old one revoked
     assert maker.token_by_hash("hash-alice-late") is None
+
+
+def test_a_factor_added_for_a_2fa_state_that_changed_since_is_refused_and_nothing_stored(
+    store: SQLAlchemyStore,
+) -> None:
+    """The attacker's second review: a stale "2FA off" must not let the password alone add
+    one more factor to a user who has 2FA now (it would pass the second factor for good)."""
+    store.add_authenticator("alice", PHONE, 0, CODES, NOW)  # elsewhere: epoch 0 -> 1
+    store.set_pending_secret("alice", "enc-attacker", NOW)
+    with pytest.raises(TwoFactorChanged):
+        store.add_authenticator("alice", key(1), 0, CODES, NOW, pending="enc-attacker", epoch=0)
+    assert [a.name for a in store.authenticators("alice")] == ["Phone"]
+    assert store.user_state("alice").epoch == 1
+    store.add_authenticator("alice", key(2), 0, CODES, NOW, epoch=1)  # under the state it now is: added
+    assert [a.name for a in store.authenticators("alice")] == ["Phone", "Key 2"]
+
+
+def test_a_factor_racing_the_enabling_transaction_is_refused(make_store: Any) -> None:
+    """Two connections, as for a token: a factor for the state "2FA off" waits for the enabling
+    transaction's row lock and is then refused, not added as one more."""
+    enabler, adder = make_store(), make_store()
+    holding, release = threading.Event(), threading.Event()
+    enabling_thread: list[threading.Thread] = []
+
+    @event.listens_for(enabler.engine, "after_cursor_execute")
+    def hold_open(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE twofa_tokens") and threading.current_thread() in enabling_thread:
+            holding.set()
+            assert release.wait(20)
+
+    outcome: dict[str, Any] = {}
+
+    def enable() -> None:
+        outcome["first"] = enabler.add_authenticator("alice", PHONE, 0, CODES, NOW)
+
+    def add_one() -> None:
+        try:
+            outcome["other"] = adder.add_authenticator("alice", key(1), 0, CODES, NOW, epoch=0)
+        except TwoFactorChanged as exc:
+            outcome["other"] = exc
+
+    a, b = threading.Thread(target=enable), threading.Thread(target=add_one)
+    enabling_thread.append(a)
+    a.start()
+    try:
+        assert holding.wait(20)
+        b.start()
+        assert _blocked_on_a_lock(adder, b), "the second factor did not wait for the enabling transaction"
+    finally:
+        release.set()
+        a.join(20)
+        b.join(20)
+    assert outcome["first"].first
+    assert isinstance(outcome["other"], TwoFactorChanged)
+    assert [x.name for x in adder.authenticators("alice")] == ["Phone"]
