@@ -91,7 +91,8 @@ def test_a_remembered_token_with_a_dot_segment_path_is_refused(live, alice):
 
 
 def test_a_token_is_refused_once_its_owners_grace_period_ends_within_the_minute(tmp_path):
-    with live_example(tmp_path, WTF_CSRF_ENABLED=False, TWOFA_CACHE_SECONDS=LONGEST, TWOFA_ENROLL_WITHIN_DAYS=7) as live:
+    config = {"WTF_CSRF_ENABLED": False, "TWOFA_CACHE_SECONDS": LONGEST, "TWOFA_ENROLL_WITHIN_DAYS": 7}
+    with live_example(tmp_path, **config) as live:
         clock = use_clock(live)
         registered = clock() - 7 * DAY + 20  # the grace period ends in 20 s
         assert live.app.extensions["example_users"].create("gina", PASSWORD, created_at=registered)
