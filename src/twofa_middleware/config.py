@@ -60,6 +60,9 @@ class Settings:
         middleware's CSRF token, so it works under the app's CSRF protection
         (Django, Flask-WTF, Pyramid); else it posts to ``logout_url``.
     :param max_token_days: longest allowed personal access token lifetime.
+    :param max_authenticators: the most authenticators (apps and security keys) one
+        user may have; one more is refused (``too_many_authenticators``), so the
+        list, and what each sign-in checks, stays small.
     :param enrollment_seconds: how long a started setup (its QR code and key)
         stays valid before it must be started again.
     :param account_label: ``account_label(user_id) -> str``: the name shown for a
@@ -129,6 +132,7 @@ class Settings:
     login_url: str | None = None
     logout_url: str | None = None
     max_token_days: int = 366
+    max_authenticators: int = 20
     enrollment_seconds: int = 900
     remember_days: int | None = None
     require_enrollment: Callable[[str], bool] | None = field(default=None, compare=False)
@@ -234,6 +238,7 @@ def _check_lifetimes(s: Settings) -> None:
         raise ValueError("instant_invalidation must be True or False")
     _number("enrollment_seconds", s.enrollment_seconds, 60, _DAY, " seconds")
     _number("max_token_days", s.max_token_days, 1, 3660, " days")
+    _number("max_authenticators", s.max_authenticators, 1, 100, " authenticators")
     if s.remember_days is not None:
         _number("remember_days", s.remember_days, 0, 365, " days (None or 0: off)")
 

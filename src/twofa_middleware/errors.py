@@ -186,6 +186,32 @@ class LastAuthenticator(TwoFactorError):
     message = N_("This is your only authenticator. Add another first, or disable two-factor authentication.")
 
 
+class TooManyAuthenticators(TwoFactorError):
+    """The user has ``max_authenticators`` already: one more is refused, and nothing is stored.
+
+    :param limit: the setting's value, shown in the message.
+    """
+
+    code = "too_many_authenticators"
+    status = 409
+    message = N_("You have the most authenticators an account may have (%(limit)s). Remove one to add another.")
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit=limit)
+        self.limit = limit
+
+
+class TwoFactorChanged(TwoFactorError):
+    """The user's 2FA was turned on or off (a new epoch) between the check a step was
+    allowed by and its write: a token made under the old state could outlive the new one,
+    so nothing is stored and the caller checks again."""
+
+    code = "two_factor_changed"
+    status = 409
+    message = N_("Your two-factor authentication changed meanwhile, so nothing was created. "
+                 "Reload the page and try again.")
+
+
 class InvalidSecurityKey(TwoFactorError):
     """A security key (WebAuthn) response that does not verify, for any reason.
 

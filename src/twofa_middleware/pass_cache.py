@@ -25,7 +25,7 @@ from .decision import Pass
 from .errors import StoreUnavailable
 from .identity import Identity, TwoFactorInfo
 from .store.base import TokenRecord, UserState
-from .tokens import cache_key
+from .tokens import LENGTH, cache_key
 
 _Entry = tuple[str, UserState, TwoFactorInfo]
 
@@ -115,7 +115,10 @@ class TokenPasses:
         self._data: dict[bytes, tuple[float, int, Pass]] = {}
 
     def get(self, token: str, now: float) -> Pass | None:
-        """The remembered pass of this token, else None (the caller decides in full)."""
+        """The remembered pass of this token, else None (the caller decides in full, and
+        refuses what is not a token: no other length, nothing but ASCII, is hashed here)."""
+        if len(token) != LENGTH or not token.isascii():
+            return None
         self._listen()
         entry = self._data.get(cache_key(token))
         if entry is None or entry[0] <= now or entry[1] != self._records.generation:

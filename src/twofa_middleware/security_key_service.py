@@ -24,7 +24,7 @@ from .i18n import N_
 from .store.base import AuthenticatorRecord, LockedFactor, LockedUser, NewAuthenticator
 
 if TYPE_CHECKING:
-    from .service import TwoFactorService
+    from .service import Added, TwoFactorService
 
 KIND = "webauthn"
 _MAX_PUBLIC_KEY = 16 * 1024
@@ -83,6 +83,7 @@ class SecurityKeySteps:
     def register_begin(self, user_id: str, session_key: str, rp_id: str) -> dict[str, Any]:
         """Options for ``navigator.credentials.create``; the user's keys are excluded."""
         service = self.service
+        service.check_room(user_id)  # a full list: no ceremony begins
         label = service.settings.label(user_id)
         ceremony = sk.registration_options(
             rp_id=rp_id, rp_name=service.settings.issuer, user_handle=sk.user_handle(service.keyring, user_id),
@@ -94,11 +95,13 @@ class SecurityKeySteps:
 
     def register_finish(
         self, user_id: str, session_key: str, raw_credential: object, raw_name: object, *,
-        rp_id: str, origins: tuple[str, ...], ip: str | None = None,
-    ) -> tuple[str, list[str]]:
-        """Store the verified key: ``(its name, the recovery codes when it is the first factor)``."""
+        rp_id: str, origins: tuple[str, ...], ip: str | None = None, epoch: int | None = None,
+    ) -> tuple[str, Added]:
+        """Store the verified key: ``(its name, what adding it did)``: the recovery codes and
+        the tokens revoked when it is the first factor."""
         service = self.service
         name = sk.parse_name(raw_name)
+        service.check_room(user_id)  # before the challenge is spent (the store checks again as it adds)
         # Not a credential at all: a 400 that spends nothing, as a malformed code is.
         response = sk.parse_registration_response(raw_credential)
         now = service.clock()
@@ -114,7 +117,7 @@ class SecurityKeySteps:
         credential_id = sk.b64url(new.credential_id)
         if service.store.credential_registered(credential_id):
             raise InvalidSecurityKey("registered", N_("This security key is already registered."))
-        codes = service._add(
+        added = service._add(
             user_id,
             NewAuthenticator(
                 KIND, name, credential_id=credential_id, public_key=sk.b64url(new.public_key),
@@ -122,8 +125,9 @@ class SecurityKeySteps:
             ),
             0,
             ip,
+            epoch=epoch,
         )
-        return name, codes
+        return name, added
 
     # -- sign-in -----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from .errors import (
     RememberOff,
     SetupExpired,
     Throttled,
+    TooManyAuthenticators,
     TwoFactorError,
     WrongPassword,
 )
@@ -40,6 +41,7 @@ from .identity import CheckPasswordFunc, NotifyFunc
 from .invalidation import announce, user_change
 from .store.base import (
     DEFAULT_NAMES,
+    AddedFactor,
     AuthenticatorRecord,
     Check,
     LockedUser,
@@ -67,6 +69,15 @@ class Enrollment:
     @property
     def grouped_secret(self) -> str:
         return totp.grouped(self.secret)
+
+
+@dataclass(frozen=True)
+class Added:
+    """A factor stored: the new recovery codes when it turned 2FA on (none when it joined
+    others), and how many of the user's live tokens turning 2FA on revoked."""
+
+    recovery_codes: list[str]
+    tokens_revoked: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,6 +232,7 @@ class TwoFactorService:
     def enrollment(self, user_id: str, session_key: str = "") -> Enrollment:
         """The pending secret for this sign-in (``session_key``), made on first call and
         kept for a while, so reloading the page shows the same QR code."""
+        self.check_room(user_id)  # before a setup is stored that could never be confirmed
         enrollment = self.pending_enrollment(user_id, start=True, session_key=session_key)
         assert enrollment is not None  # noqa: S101 - start=True always makes one
         return enrollment
@@ -267,16 +279,19 @@ class TwoFactorService:
         return secret if secret and any(mine) else None
 
     def confirm_enrollment(
-        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None, session_key: str = ""
-    ) -> list[str]:
+        self, user_id: str, raw_code: object, ip: str | None = None, name: object = None, session_key: str = "",
+        *, epoch: int | None = None,
+    ) -> Added:
         """Store the new authenticator app once the code proves it works.
 
-        The first factor turns 2FA on and returns the new recovery codes; one
-        more returns none (the user keeps the codes they have). Only the sign-in that
+        The first factor turns 2FA on, revokes the user's live tokens and returns the new
+        recovery codes; one more returns none (the user keeps the codes they have). Only the sign-in that
         started the setup confirms it (another gets SetupExpired, and nothing is counted).
+        ``epoch``: the 2FA epoch the request was allowed under (TwoFactorChanged if it moved).
         """
         code = totp.parse_code(raw_code, self.settings)
         label = self.authenticator_name(name, "totp")
+        self.check_room(user_id)  # a full list: refused before the code is judged or counted
         now = self.clock()
         accepted: list[tuple[str, str, int]] = []
 
@@ -299,23 +314,49 @@ class TwoFactorService:
             raise
         sealed, secret, step = accepted[0]
         new = NewAuthenticator("totp", label, secret=self.keyring.encrypt(secret))
-        return self._add(user_id, new, step, ip, pending=sealed)
+        return self._add(user_id, new, step, ip, pending=sealed, epoch=epoch)
 
     def _add(
-        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: str | None = None
-    ) -> list[str]:
+        self, user_id: str, new: NewAuthenticator, step: int, ip: str | None, *, pending: str | None = None,
+        epoch: int | None = None,
+    ) -> Added:
         """Store a proven factor; the recovery codes when it is the first (2FA turned on).
         ``pending``: the setup's pending secret as stored, which must not be spent yet."""
         codes = recovery.generate(self.settings.recovery_code_count)
-        authenticator_id, first = self.store.add_authenticator(
-            user_id, new, step, self._code_rows(user_id, codes), self.clock(), pending=pending
-        )
-        self._changed(user_id)
-        self._event(user_id, "enabled" if first else "authenticator_added", f"{authenticator_id} {new.kind}", ip)
-        if not first:
-            return []
+        added = self._store_factor(user_id, new, step, self._code_rows(user_id, codes), ip, pending=pending,
+                                   epoch=epoch)
+        self._event(user_id, "enabled" if added.first else "authenticator_added", f"{added.id} {new.kind}", ip)
+        if not added.first:
+            return Added([])
         self._end_trust(user_id, "2FA set up anew", ip)
-        return [recovery.display(c) for c in codes]
+        return Added([recovery.display(c) for c in codes], added.tokens_revoked)
+
+    def _store_factor(
+        self, user_id: str, new: NewAuthenticator, step: int, codes: list[tuple[str, str]], ip: str | None,
+        *, pending: str | None = None, epoch: int | None = None,
+    ) -> AddedFactor:
+        """The store's add, within ``max_authenticators``, and what it revoked dropped from
+        every cache: the tokens go with the user's state (:meth:`drop_user` in every instance)."""
+        added = self.store.add_authenticator(
+            user_id, new, step, codes, self.clock(), pending=pending,
+            limit=self.settings.max_authenticators, remote_addr=ip, epoch=epoch,
+        )
+        self._changed(user_id)  # other instances drop the user's state and tokens alike
+        if added.tokens_revoked:
+            self.token_records.discard_where(lambda r: r.user_id == user_id)
+            self._announce(user_id, "tokens_revoked")  # its log row is in the add's transaction
+        return added
+
+    def check_room(self, user_id: str) -> None:
+        """TooManyAuthenticators when the user has ``max_authenticators`` already: said before a
+        setup or a security-key ceremony starts (the store checks again as it adds)."""
+        limit = self.settings.max_authenticators
+        if self.state(user_id).enabled and len(self.store.authenticators(user_id)) >= limit:
+            raise TooManyAuthenticators(limit)
+
+    def tokens_to_revoke(self, user_id: str) -> int:
+        """How many tokens adding a factor now would revoke: the live ones while 2FA is off, else none."""
+        return 0 if self.state(user_id).enabled else self.tokens.live_count(user_id)
 
     @staticmethod
     def authenticator_name(raw: object, kind: str) -> str:
@@ -578,8 +619,7 @@ class TwoFactorService:
                 return "already imported"
         codes = recovery.generate(self.settings.recovery_code_count)
         new = NewAuthenticator("totp", name, secret=self.keyring.encrypt(secret))
-        self.store.add_authenticator(user_id, new, max(last_step, 0), self._code_rows(user_id, codes), self.clock())
-        self._changed(user_id)
+        self._store_factor(user_id, new, max(last_step, 0), self._code_rows(user_id, codes), ip)
         self._event(user_id, "imported", name, ip)
         return "imported"
 

@@ -59,8 +59,17 @@ class TokenService:
         expires_in_days: object = 30,
         paths: object = None,
         ip: str | None = None,
+        *,
+        epoch: int | None = None,
     ) -> tuple[int, str]:
-        """Mint a token; returns ``(id, token)``. The token is never retrievable again."""
+        """Mint a token; returns ``(id, token)``. The token is never retrievable again.
+
+        ``epoch``: the user's 2FA epoch (:attr:`UserState.epoch`) the request was
+        allowed under (verified, or no second factor to pass). The store refuses with
+        TwoFactorChanged when 2FA was turned on or off since, so a token made with the
+        password alone never commits after turning 2FA on revoked the user's tokens.
+        None only where no 2FA state allowed it (an operator's ``twofa tokens create``).
+        """
         name = inputs.name(name, N_("Give the token a name of up to 100 characters."))
         if (
             isinstance(expires_in_days, bool)
@@ -83,12 +92,18 @@ class TokenService:
             prefixes,
             now + expires_in_days * DAY,
             now,
+            epoch=epoch,
         )
         self._event(user_id, "token_created", f"{token_id} {name}", ip)
         return token_id, token
 
     def list_tokens(self, user_id: str) -> list[TokenRecord]:
         return self.store.tokens(user_id)
+
+    def live_count(self, user_id: str) -> int:
+        """The user's tokens that still work (not revoked, not expired): what turning 2FA on revokes."""
+        now = self.clock()
+        return sum(1 for r in self.store.tokens(user_id) if r.expires_at is None or r.expires_at > now)
 
     def revoke_token(self, token_id: int, user_id: str | None, ip: str | None = None) -> TokenRecord:
         """Revoke now (``user_id`` None: whoever owns it). Raises NoSuchToken."""

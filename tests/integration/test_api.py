@@ -362,7 +362,7 @@ def test_a_second_app_is_added_listed_renamed_and_removed(enabled, clock):
     c, phone, codes = enabled
     c.verify(phone.code())
     tablet, r = add_authenticator_app(c, clock, phone)
-    assert r.status_code == 200 and r.json() == {"enabled": True, "recovery_codes": []}
+    assert r.status_code == 200 and r.json() == {"enabled": True, "recovery_codes": [], "tokens_revoked": 0}
     listed = c.get("/authenticators").json()["authenticators"]
     assert [(a["kind"], a["name"]) for a in listed] == [("totp", "Authenticator app"), ("totp", "Tablet")]
     assert all(set(a) == {"id", "kind", "name", "created_at", "last_used_at"} for a in listed)

@@ -16,7 +16,7 @@ from twofa_middleware import importing
 from twofa_middleware.config import Settings
 from twofa_middleware.crypto import KeyRing
 from twofa_middleware.errors import CodeReused, SetupExpired
-from twofa_middleware.service import TwoFactorService
+from twofa_middleware.service import Added, TwoFactorService
 from twofa_middleware.store import SQLAlchemyStore
 from twofa_middleware.testing import FixedClock
 
@@ -154,7 +154,7 @@ def test_one_setup_code_confirmed_twice_at_once_adds_one_authenticator(tmp_path)
         store.add_authenticator = racing_add  # type: ignore[method-assign]
         with pytest.raises(SetupExpired):  # the setup was spent by the other one
             service.confirm_enrollment("alice", code)
-        assert isinstance(results[1], list) and len(results[1]) == 10  # the winner's recovery codes
+        assert isinstance(results[1], Added) and len(results[1].recovery_codes) == 10  # the winner's codes
         assert len(service.authenticators("alice")) == 1
         assert [e.event for e in store.events("alice")].count("enabled") == 1
     finally:

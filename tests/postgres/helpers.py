@@ -96,7 +96,7 @@ def enroll(service: TwoFactorService, user_id: str) -> tuple[pyotp.TOTP, list[st
     """Turn 2FA on for ``user_id`` the way a user does; returns the authenticator and the codes."""
     secret = service.enrollment(user_id).secret
     authenticator = pyotp.TOTP(secret)
-    codes = service.confirm_enrollment(user_id, authenticator.at(service.clock()))
+    codes = service.confirm_enrollment(user_id, authenticator.at(service.clock())).recovery_codes
     return authenticator, codes
 
 

@@ -231,13 +231,13 @@ KEY = NewAuthenticator("webauthn", "YubiKey", credential_id="cred-1", public_key
 
 
 def test_the_first_authenticator_turns_2fa_on_and_a_later_one_joins(store):
-    first_id, first = store.add_authenticator("alice", KEY, 0, CODES, NOW)
-    assert first is True
+    first_id, first, revoked = store.add_authenticator("alice", KEY, 0, CODES, NOW)
+    assert first is True and revoked == 0
     state = store.user_state("alice")
     assert state.enabled and state.epoch == 1 and state.recovery_codes_left == 3
     assert state.kinds == frozenset({"webauthn"})
     store.set_pending_secret("alice", "enc-2", NOW)
-    second_id, first = store.add_authenticator(
+    second_id, first, _ = store.add_authenticator(
         "alice", NewAuthenticator("totp", "Phone", secret="enc-2"), 120, [("hash-z", "enc-z")], NOW + 1
     )
     assert first is False and second_id != first_id
@@ -262,7 +262,7 @@ def test_a_credential_id_is_stored_once(store):
 
 
 def test_the_factor_that_passed_is_stamped_with_its_counter(store):
-    key_id, _ = store.add_authenticator("alice", KEY, 0, CODES, NOW)
+    key_id = store.add_authenticator("alice", KEY, 0, CODES, NOW).id
 
     def check(row):
         (factor,) = row.factors
@@ -277,7 +277,7 @@ def test_the_factor_that_passed_is_stamped_with_its_counter(store):
 
 def test_rename_and_remove_are_the_users_own(enabled):
     (phone,) = enabled.authenticators("alice")
-    key_id, _ = enabled.add_authenticator("alice", KEY, 0, CODES, NOW)
+    key_id = enabled.add_authenticator("alice", KEY, 0, CODES, NOW).id
     assert enabled.rename_authenticator("bob", phone.id, "mine") is False
     assert enabled.rename_authenticator("alice", phone.id, "Old phone") is True
     assert enabled.remove_authenticator("bob", key_id) is False

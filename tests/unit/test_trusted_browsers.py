@@ -220,7 +220,7 @@ class World:
     def enable(self, user: str) -> list[str]:
         secret = self.mw.service.enrollment(user).secret
         self.secrets[user] = secret
-        codes = self.mw.service.confirm_enrollment(user, pyotp.TOTP(secret).at(self.clock()))
+        codes = self.mw.service.confirm_enrollment(user, pyotp.TOTP(secret).at(self.clock())).recovery_codes
         self.codes[user] = codes
         self.clock.advance(30)
         return codes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from ..invalidation import ChangeFeed
@@ -44,6 +44,16 @@ class NewAuthenticator:
     public_key: str | None = None  # base64url
     sign_count: int = 0
     transports: tuple[str, ...] = ()
+
+
+class AddedFactor(NamedTuple):
+    """What storing a factor did: its id, whether it was the first (2FA turned on), and
+    how many live tokens that revoked (any token of a user without a second factor may
+    have been made with the password alone: it must not outlive turning 2FA on)."""
+
+    id: int
+    first: bool
+    tokens_revoked: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +185,9 @@ class Store(Protocol):
     ) -> None: ...
     def add_authenticator(
         self, user_id: str, new: NewAuthenticator, step: int, codes: list[tuple[str, str]], now: float,
-        *, pending: str | None = None,
-    ) -> tuple[int, bool]: ...
+        *, pending: str | None = None, limit: int | None = None, remote_addr: str | None = None,
+        epoch: int | None = None,
+    ) -> AddedFactor: ...
     def authenticators(self, user_id: str) -> list[AuthenticatorRecord]: ...
     def totp_secrets(self, user_id: str) -> list[str]: ...
     def rename_authenticator(self, user_id: str, authenticator_id: int, name: str) -> bool: ...
@@ -211,6 +222,8 @@ class Store(Protocol):
         paths: tuple[str, ...],
         expires_at: float | None,
         now: float,
+        *,
+        epoch: int | None = None,
     ) -> int: ...
     def tokens(self, user_id: str) -> list[TokenRecord]: ...
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...

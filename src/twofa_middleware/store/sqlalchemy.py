@@ -4,6 +4,11 @@ Race freedom: every verification holds the user's row under ``SELECT ... FOR
 UPDATE`` (PostgreSQL) or a write transaction taken up front (``BEGIN
 IMMEDIATE`` on SQLite), and recovery codes are spent by a conditional UPDATE,
 so two concurrent requests can never both spend one code or one time step.
+
+Tokens and turning 2FA on: the first factor revokes every live token of the user in
+its transaction, and a token is inserted under the same row lock, checked against
+the 2FA epoch its caller saw: a token made with the password alone cannot commit
+after the transaction that turned 2FA on and survive it.
 """
 
 from __future__ import annotations
@@ -37,12 +42,15 @@ from ..errors import (
     SetupExpired,
     StoreUnavailable,
     Throttled,
+    TooManyAuthenticators,
+    TwoFactorChanged,
 )
 from ..i18n import N_
 from . import direct
 from .base import (
     DEFAULT_NAMES,
     DISABLED,
+    AddedFactor,
     AttemptLog,
     AttemptResult,
     AuthenticatorRecord,
@@ -489,22 +497,35 @@ class SQLAlchemyStore:
         *,
         only_first: bool = False,
         pending: str | None = None,
-    ) -> tuple[int, bool]:
-        """Store a factor; ``(its id, whether it is the first)``.
+        limit: int | None = None,
+        remote_addr: str | None = None,
+        epoch: int | None = None,
+    ) -> AddedFactor:
+        """Store a factor; its id, whether it is the first, and the tokens that revoked.
 
         Decided under the user's row lock: the first factor turns 2FA on (a new
-        epoch, and ``codes`` become the recovery codes); a later one joins the
-        list and ``codes`` are not used. The setup's pending secret is spent either way;
+        epoch, ``codes`` become the recovery codes, and every live token of the user
+        is revoked, with a ``tokens_revoked`` row in the security log); a later one
+        joins the list and ``codes`` are not used. The setup's pending secret is spent either way;
         ``pending`` (a setup's confirmation: its pending secret as stored) must still be
         it, so one setup code confirmed twice at once stores one factor (SetupExpired).
+        ``limit``: the user's factors may not exceed it (TooManyAuthenticators, nothing stored).
+        ``epoch``: the user's 2FA epoch the request was allowed under, as for :meth:`add_token`:
+        another now (2FA turned on or off elsewhere since) raises TwoFactorChanged, so a
+        stale "2FA off" never lets the password alone add one more factor.
         """
         with self._tx() as s:
             row = self._row(s, user_id, lock=True)
+            if epoch is not None and (row.epoch or 0) != epoch:
+                raise TwoFactorChanged()
             if pending is not None and row.pending_secret != pending:
                 raise SetupExpired()
-            first = self._count_authenticators(s, user_id) == 0
+            count = self._count_authenticators(s, user_id)
+            first = count == 0
             if only_first and not first:
                 raise AlreadyEnabled()
+            if limit is not None and count >= limit:
+                raise TooManyAuthenticators(limit)
             if first:
                 _new_epoch(row, now)
             else:
@@ -524,9 +545,28 @@ class SQLAlchemyStore:
             )
             s.add(factor)
             s.flush()
+            revoked = 0
             if first:
                 self._write_codes(s, user_id, codes, now)
-            return factor.id, first
+                revoked = self._revoke_live_tokens(s, user_id, now)
+                if revoked:
+                    s.add(SecurityEvent(user_id=user_id, event="tokens_revoked", detail=f"{revoked}: 2FA turned on",
+                                        remote_addr=_address(remote_addr), created_at=now))
+            return AddedFactor(factor.id, first, revoked)
+
+    @staticmethod
+    def _revoke_live_tokens(s: Session, user_id: str, now: float) -> int:
+        """Revoke the user's live (not revoked, not expired) tokens; how many."""
+        result = s.execute(
+            update(AccessToken)
+            .where(
+                AccessToken.user_id == user_id,
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at.is_(None) | (AccessToken.expires_at > now),
+            )
+            .values(revoked_at=now)
+        )
+        return cast("CursorResult[Any]", result).rowcount
 
     @staticmethod
     def _count_authenticators(s: Session, user_id: str) -> int:
@@ -831,8 +871,17 @@ class SQLAlchemyStore:
         paths: tuple[str, ...],
         expires_at: float | None,
         now: float,
+        *,
+        epoch: int | None = None,
     ) -> int:
+        """Store a token; its id. Under the user's row lock (the one turning 2FA on takes):
+        ``epoch`` is the user's 2FA epoch the caller checked the request under, and a
+        different one now (2FA turned on or off since) raises TwoFactorChanged, storing
+        nothing. None: no 2FA state was checked (an operator's token)."""
         with self._tx() as s:
+            user = self._row(s, user_id, lock=True)
+            if epoch is not None and (user.epoch or 0) != epoch:
+                raise TwoFactorChanged()
             row = AccessToken(
                 user_id=user_id,
                 name=name,

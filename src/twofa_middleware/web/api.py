@@ -242,22 +242,27 @@ class Api:
         return response
 
     def enroll(self, ctx: Ctx, body: Body) -> Response:
+        """``tokens_revoked``: how many of the user's tokens confirming this setup will revoke
+        (the live ones, when it turns 2FA on)."""
         enrollment = ctx.service.enrollment(ctx.user_id, ctx.identity.session_key)
         return json_response({
             "secret": enrollment.secret,
             "otpauth_uri": enrollment.otpauth_uri,
             "qr_svg": enrollment.qr_svg,
+            "tokens_revoked": ctx.service.tokens_to_revoke(ctx.user_id),
         })
 
     def enroll_confirm(self, ctx: Ctx, body: Body) -> Response:
         """Needs the re-confirmation too: the pending secret belongs to the user, not
-        to the session, so a stolen session must not be able to finish a setup."""
-        codes = ctx.service.confirm_enrollment(
-            ctx.user_id, body["code"], ctx.ip, body.get("name"), ctx.identity.session_key
+        to the session, so a stolen session must not be able to finish a setup.
+        ``tokens_revoked``: the user's tokens that turning 2FA on revoked (0 for one more)."""
+        added = ctx.service.confirm_enrollment(
+            ctx.user_id, body["code"], ctx.ip, body.get("name"), ctx.identity.session_key, epoch=ctx.state.epoch
         )
         # As on the setup page: proving the code at enrollment proves the second factor.
         # One more authenticator brings no new codes: the list is empty then.
-        return _verified(ctx, {"enabled": True, "recovery_codes": codes})
+        return _verified(ctx, {"enabled": True, "recovery_codes": added.recovery_codes,
+                               "tokens_revoked": added.tokens_revoked})
 
     def verify(self, ctx: Ctx, body: Body) -> Response:
         """``"remember": true`` also remembers this browser (when ``remember_days`` is set),
@@ -310,9 +315,11 @@ class Api:
         return json_response({"tokens": [token_json(r) for r in ctx.service.tokens.list_tokens(ctx.user_id)]})
 
     def token_create(self, ctx: Ctx, body: Body) -> Response:
-        """The token is in this response and nowhere else, ever."""
+        """The token is in this response and nowhere else, ever. Made under the 2FA state this
+        request was allowed by (``epoch``): if 2FA was turned on since, 409 and nothing stored."""
         token_id, token = ctx.service.tokens.create_token(
-            ctx.user_id, body["name"], body.get("expires_in_days", 30), body.get("paths"), ctx.ip
+            ctx.user_id, body["name"], body.get("expires_in_days", 30), body.get("paths"), ctx.ip,
+            epoch=ctx.state.epoch,
         )
         return json_response({"id": token_id, "token": token}, 201)
 

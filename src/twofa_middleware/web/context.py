@@ -88,6 +88,11 @@ class Ctx:
             max_age=self.settings.verified_max_age,
         )
 
+    def setup_codes_url(self, next_url: str, tokens_revoked: int) -> str:
+        """The page after 2FA was turned on: the new recovery codes, and how many tokens that revoked."""
+        revoked = {"revoked": tokens_revoked} if tokens_revoked else {}
+        return self.urls("setup_codes", next=next_url, **revoked)
+
     def refresh(self) -> None:
         """Read the state again after a change made in this request."""
         self.state = self.service.state(self.user_id)

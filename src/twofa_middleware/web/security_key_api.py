@@ -55,16 +55,17 @@ def register_finish(ctx: Ctx, body: dict[str, Any]) -> Response:
     """The first factor turns 2FA on: its recovery codes are in the answer, and ``next``
     is the page that shows them; the verified cookie is for the new epoch."""
     origins, rp_id = _where(ctx)
-    name, codes = SecurityKeySteps(ctx.service).register_finish(
+    name, added = SecurityKeySteps(ctx.service).register_finish(
         ctx.user_id, ctx.identity.session_key, body["credential"], body["name"],
-        rp_id=rp_id, origins=origins, ip=ctx.ip,
+        rp_id=rp_id, origins=origins, ip=ctx.ip, epoch=ctx.state.epoch,
     )
     home = ctx.settings.home_url
-    if codes:
-        next_url = ctx.urls("setup_codes", next=ctx.urls("account", next=home))
+    if added.recovery_codes:
+        next_url = ctx.setup_codes_url(ctx.urls("account", next=home), added.tokens_revoked)
     else:
         next_url = ctx.urls("account", added=1, next=home)
-    payload = {"kind": "webauthn", "name": name, "recovery_codes": codes, "next": next_url}
+    payload = {"kind": "webauthn", "name": name, "recovery_codes": added.recovery_codes,
+               "tokens_revoked": added.tokens_revoked, "next": next_url}
     return _with_verified_cookie(ctx, payload, 201)
 
 

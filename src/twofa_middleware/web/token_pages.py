@@ -47,7 +47,7 @@ class TokenPages(Pages):
         paths = [p for p in _SEPARATORS.split(form["paths"]) if p]
         try:
             token_id, token = ctx.service.tokens.create_token(
-                ctx.user_id, form["name"], _days(form["expires_days"]), paths, ctx.ip
+                ctx.user_id, form["name"], _days(form["expires_days"]), paths, ctx.ip, epoch=ctx.state.epoch
             )
         except TwoFactorError as exc:
             response = self._page(ctx, exc.status, error=ctx.t(exc), form=form)

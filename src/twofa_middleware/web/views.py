@@ -23,6 +23,7 @@ from ..errors import (
     NotEnabled,
     NotSaved,
     Throttled,
+    TooManyAuthenticators,
     TwoFactorError,
     WrongPassword,
 )
@@ -99,6 +100,7 @@ class Pages:
         authenticators = ctx.service.authenticators(ctx.user_id) if ctx.state.enabled else []
         return self.render(ctx, "account.html", status, tokens_enabled=True, authenticators=authenticators,
                            error=error, added=ctx.request.args.get("added") == "1",
+                           tokens_to_revoke=ctx.service.tokens_to_revoke(ctx.user_id),
                            sudo=ctx.sudo(), name_of=ctx.authenticator_name, **account_values(ctx))
 
     def confirm_password(self, ctx: Ctx) -> Response:
@@ -121,20 +123,26 @@ class Pages:
     def setup(self, ctx: Ctx) -> Response:
         """The first authenticator app, or, once 2FA is on, one more (after the password either way)."""
         if ctx.request.method in ("GET", "HEAD"):
-            return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
+            try:
+                return self.need_sudo_for_page(ctx) or self._setup_page(ctx)
+            except TooManyAuthenticators as exc:  # no setup is started that could never be confirmed
+                return self.account_page(ctx, exc.status, error=ctx.t(exc))
         self.check_csrf(ctx)
         if (password_form := self.need_sudo_for_page(ctx)) is not None:
             return password_form
         name = ctx.request.form.get("name")
         try:
-            codes = ctx.service.confirm_enrollment(
-                ctx.user_id, ctx.request.form.get("code"), ctx.ip, name, ctx.identity.session_key
+            added = ctx.service.confirm_enrollment(
+                ctx.user_id, ctx.request.form.get("code"), ctx.ip, name, ctx.identity.session_key,
+                epoch=ctx.state.epoch,
             )
+        except TooManyAuthenticators as exc:
+            return self.account_page(ctx, exc.status, error=ctx.t(exc))
         except TwoFactorError as exc:
             return self._setup_page(ctx, error=ctx.t(exc), status=exc.status, name=name)
         ctx.refresh()
-        if codes:
-            response = redirect(ctx.urls("setup_codes", next=self.next_url(ctx)))
+        if added.recovery_codes:
+            response = redirect(ctx.setup_codes_url(self.next_url(ctx), added.tokens_revoked))
         else:  # one more: the user keeps the recovery codes they have
             response = redirect(ctx.urls("account", added=1, next=self.next_url(ctx)))
         # Proving the code at enrollment is proving the second factor for this sign-in.
@@ -143,6 +151,8 @@ class Pages:
 
     def _setup_page(self, ctx: Ctx, error: str | None = None, status: int = 200, name: str | None = None) -> Response:
         # A refused code shows the setup under way again; it never starts a new one.
+        if error is None:
+            ctx.service.check_room(ctx.user_id)
         enrollment = ctx.service.pending_enrollment(
             ctx.user_id, start=error is None, session_key=ctx.identity.session_key
         )
@@ -151,14 +161,17 @@ class Pages:
                                message=" ".join((error or "", ctx.t(N_("The setup has expired: start again.")))),
                                link=ctx.urls("setup"), link_text=ctx.t(N_("Start again")))
         return self.render(ctx, "setup.html", status, enrollment=enrollment, error=error,
-                           adding=ctx.state.enabled, authenticator_name=name or "")
+                           adding=ctx.state.enabled, authenticator_name=name or "",
+                           tokens_to_revoke=ctx.service.tokens_to_revoke(ctx.user_id))
 
     def setup_codes(self, ctx: Ctx) -> Response:
         """Step 3 of enrollment: save the recovery codes, then Done."""
         if not ctx.state.enabled:
             return redirect(ctx.urls("setup"))
         if ctx.request.method in ("GET", "HEAD"):
-            return self.need_sudo_for_page(ctx) or self._codes_page(ctx, mode="setup")
+            return self.need_sudo_for_page(ctx) or self._codes_page(
+                ctx, mode="setup", tokens_revoked=_count(ctx.request.args.get("revoked"))
+            )
         self.check_csrf(ctx)
         if ctx.request.form.get("saved") != "on":
             if (password_form := self.need_sudo_for_page(ctx)) is not None:
@@ -168,10 +181,12 @@ class Pages:
 
     # -- recovery codes ------------------------------------------------------------------
 
-    def _codes_page(self, ctx: Ctx, mode: str, error: str | None = None, status: int = 200) -> Response:
+    def _codes_page(
+        self, ctx: Ctx, mode: str, error: str | None = None, status: int = 200, tokens_revoked: int = 0
+    ) -> Response:
         codes = ctx.service.recovery_codes(ctx.user_id)
         return self.render(ctx, "codes.html", status, codes=codes, mode=mode, error=error,
-                           codes_text="\n".join(c.code for c in codes if not c.used))
+                           codes_text="\n".join(c.code for c in codes if not c.used), tokens_revoked=tokens_revoked)
 
     def recovery_codes(self, ctx: Ctx) -> Response:
         if not ctx.state.enabled:
@@ -302,3 +317,8 @@ class Pages:
         if trusted_cookie is not None:
             response.headers.add(*trusted_cookie)
         return response
+
+
+def _count(raw: str | None) -> int:
+    """A small count from the query string (how many tokens turning 2FA on revoked); 0 if it is not one."""
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
