@@ -96,7 +96,7 @@ class TwoFactorMiddleware:
         self._enrollment_hooks = self.settings.enroll_by is not None or self.settings.require_enrollment is not None
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
         self._token_passes: dict[int, tuple[TokenRecord, Pass]] = {}
-        self.token_passes = TokenPasses(self.service.token_records, self.service.ensure_listening)
+        self.token_passes = TokenPasses(self.service.token_records, self.service.listener)
         self.passes = (
             PassCache(self.settings.cache_seconds, self.service.state, clock=clock)
             if isinstance(identify, CookieKeyedIdentify)

@@ -103,11 +103,11 @@ class TokenPasses:
     pass at once, and the next request of each token is decided anew.
 
     :param records: the service's cache of token records.
-    :param listen: the service's ``ensure_listening``, called at every read, hit or
-        not, as the service's own caches do.
+    :param listen: the service's change feed's ``ensure_listening`` (None without one,
+        as on SQLite), called at every read, hit or not, as the service's own caches do.
     """
 
-    def __init__(self, records: TTLCache[bytes, TokenRecord], listen: Callable[[], None],
+    def __init__(self, records: TTLCache[bytes, TokenRecord], listen: Callable[[], None] | None,
                  maxsize: int = 20_000) -> None:
         self._records = records
         self._listen = listen
@@ -119,7 +119,8 @@ class TokenPasses:
         refuses what is not a token: no other length, nothing but ASCII, is hashed here)."""
         if len(token) != LENGTH or not token.isascii():
             return None
-        self._listen()
+        if self._listen is not None:
+            self._listen()
         entry = self._data.get(cache_key(token))
         if entry is None or entry[0] <= now or entry[1] != self._records.generation:
             return None

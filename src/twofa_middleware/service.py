@@ -150,11 +150,11 @@ class TwoFactorService:
             self.states.set(user_id, state, since=generation)
         return state
 
-    def ensure_listening(self) -> None:
-        """Listen for other instances' changes, when told of them at all: called at every
-        cache read, hit or not (see :meth:`state`)."""
-        if self._feed is not None:
-            self._feed.ensure_listening()
+    @property
+    def listener(self) -> Callable[[], None] | None:
+        """What to call at every cache read, hit or not (see :meth:`state`), to be told of
+        other instances' changes; None when they are never told (SQLite)."""
+        return None if self._feed is None else self._feed.ensure_listening
 
     def forget_cached(self) -> None:
         """Drop every cached user state and token, as a restart would."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -105,46 +106,53 @@ def _blocked_on_a_lock(store: SQLAlchemyStore, writer: threading.Thread) -> bool
     return False
 
 
-def test_a_token_insert_racing_the_enabling_transaction_is_refused(make_store: Any) -> None:
-    """Two connections: the enabling transaction is held open right after it revoked the
-    user's tokens (its snapshot can no longer see a new one); a token insert for the state
-    "2FA off" then waits for the row lock and, once the enabling commits, is refused. Without
-    the lock it would commit in between and outlive the revocation."""
-    enabler, maker = make_store(), make_store()
-    add_token(enabler, "alice", "old")
-    revoked_tokens, release = threading.Event(), threading.Event()
+def _racing_the_enabling(enabler: SQLAlchemyStore, other: SQLAlchemyStore, late: Callable[[], Any]) -> tuple[Any, Any]:
+    """Two connections: ``enabler`` adds alice's first factor and is held open right after it
+    revoked her tokens (its snapshot can no longer see a new row); ``late`` (a write on
+    ``other`` for the state "2FA off") then starts, must wait for the row lock, and runs once
+    the enabling commits. Returns what each gave (``late``'s TwoFactorChanged as a value)."""
+    holding, release = threading.Event(), threading.Event()
     enabling_thread: list[threading.Thread] = []
 
     @event.listens_for(enabler.engine, "after_cursor_execute")
     def hold_open(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.startswith("UPDATE twofa_tokens") and threading.current_thread() in enabling_thread:
-            revoked_tokens.set()
+            holding.set()
             assert release.wait(20)
 
     outcome: dict[str, Any] = {}
 
     def enable() -> None:
-        outcome["added"] = enabler.add_authenticator("alice", PHONE, 0, CODES, NOW)
+        outcome["first"] = enabler.add_authenticator("alice", PHONE, 0, CODES, NOW)
 
-    def make_token() -> None:
+    def run_late() -> None:
         try:
-            outcome["token"] = add_token(maker, "alice", "late", epoch=0)  # the caller saw 2FA off
+            outcome["late"] = late()
         except TwoFactorChanged as exc:
-            outcome["token"] = exc
+            outcome["late"] = exc
 
-    a, b = threading.Thread(target=enable), threading.Thread(target=make_token)
+    a, b = threading.Thread(target=enable), threading.Thread(target=run_late)
     enabling_thread.append(a)
     a.start()
     try:
-        assert revoked_tokens.wait(20)
+        assert holding.wait(20)
         b.start()
-        assert _blocked_on_a_lock(maker, b), "the token insert did not wait for the enabling transaction"
+        assert _blocked_on_a_lock(other, b), "the late write did not wait for the enabling transaction"
     finally:
         release.set()
         a.join(20)
         b.join(20)
-    assert outcome["added"].tokens_revoked == 1
-    assert isinstance(outcome["token"], TwoFactorChanged)
+    return outcome["first"], outcome["late"]
+
+
+def test_a_token_insert_racing_the_enabling_transaction_is_refused(make_store: Any) -> None:
+    """A token insert for the state "2FA off" racing the enabling is refused once it commits.
+    Without the lock it would commit in between and outlive the revocation."""
+    enabler, maker = make_store(), make_store()
+    add_token(enabler, "alice", "old")
+    added, late = _racing_the_enabling(enabler, maker, lambda: add_token(maker, "alice", "late", epoch=0))
+    assert added.tokens_revoked == 1
+    assert isinstance(late, TwoFactorChanged)
     assert maker.tokens("alice") == []  # the late token is nowhere, the old one revoked
     assert maker.token_by_hash("hash-alice-late") is None
 
@@ -165,40 +173,12 @@ def test_a_factor_added_for_a_2fa_state_that_changed_since_is_refused_and_nothin
 
 
 def test_a_factor_racing_the_enabling_transaction_is_refused(make_store: Any) -> None:
-    """Two connections, as for a token: a factor for the state "2FA off" waits for the enabling
-    transaction's row lock and is then refused, not added as one more."""
+    """As for a token: a factor for the state "2FA off" waits for the enabling transaction's
+    row lock and is then refused, not added as one more."""
     enabler, adder = make_store(), make_store()
-    holding, release = threading.Event(), threading.Event()
-    enabling_thread: list[threading.Thread] = []
-
-    @event.listens_for(enabler.engine, "after_cursor_execute")
-    def hold_open(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("UPDATE twofa_tokens") and threading.current_thread() in enabling_thread:
-            holding.set()
-            assert release.wait(20)
-
-    outcome: dict[str, Any] = {}
-
-    def enable() -> None:
-        outcome["first"] = enabler.add_authenticator("alice", PHONE, 0, CODES, NOW)
-
-    def add_one() -> None:
-        try:
-            outcome["other"] = adder.add_authenticator("alice", key(1), 0, CODES, NOW, epoch=0)
-        except TwoFactorChanged as exc:
-            outcome["other"] = exc
-
-    a, b = threading.Thread(target=enable), threading.Thread(target=add_one)
-    enabling_thread.append(a)
-    a.start()
-    try:
-        assert holding.wait(20)
-        b.start()
-        assert _blocked_on_a_lock(adder, b), "the second factor did not wait for the enabling transaction"
-    finally:
-        release.set()
-        a.join(20)
-        b.join(20)
-    assert outcome["first"].first
-    assert isinstance(outcome["other"], TwoFactorChanged)
+    first, late = _racing_the_enabling(
+        enabler, adder, lambda: adder.add_authenticator("alice", key(1), 0, CODES, NOW, epoch=0)
+    )
+    assert first.first
+    assert isinstance(late, TwoFactorChanged)
     assert [x.name for x in adder.authenticators("alice")] == ["Phone"]
