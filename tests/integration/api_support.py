@@ -9,7 +9,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -18,12 +21,24 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.helpers import LiveApp, live_example
 from twofa_middleware.testing import FixedClock
 
 MOUNT = "/_2fa"
 API = f"{MOUNT}/api"
 PASSWORD = "correct horse battery staple"
 _DOC_URI = "urn:twofa:openapi"
+
+
+LONGEST_CACHE = 60  # seconds: the longest cache_seconds allowed
+
+
+@contextmanager
+def example_with_longest_cache(tmp_path: Path, **config: Any) -> Iterator[LiveApp]:
+    """The Flask example as the HTTP tests post to it (no CSRF token) with ``cache_seconds``
+    at its longest: within it no cached record's end can hide a wrong answer."""
+    with live_example(tmp_path, WTF_CSRF_ENABLED=False, TWOFA_CACHE_SECONDS=LONGEST_CACHE, **config) as live:
+        yield live
 
 
 def use_clock(live_app: Any) -> FixedClock:

@@ -16,18 +16,16 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 
-from tests.helpers import LiveApp, live_example
+from tests.helpers import LiveApp
 from twofa_middleware.store.base import NewAuthenticator
 from twofa_middleware.testing import FixedClock
 
-from .api_support import ApiClient, Authenticator, bearer, use_clock
-
-LONGEST = 60  # cache_seconds
+from .api_support import ApiClient, Authenticator, bearer, example_with_longest_cache, use_clock
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveApp]:
-    with live_example(tmp_path, WTF_CSRF_ENABLED=False, TWOFA_CACHE_SECONDS=LONGEST) as app:
+    with example_with_longest_cache(tmp_path) as app:
         yield app
 
 

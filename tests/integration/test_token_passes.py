@@ -17,19 +17,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import LiveApp, live_example
+from tests.helpers import LiveApp
 from twofa_middleware.testing import FixedClock
 
-from .api_support import ApiClient, bearer, use_clock
+from .api_support import ApiClient, bearer, example_with_longest_cache, use_clock
 from .flows import PASSWORD
 
 DAY = 86400
-LONGEST = 60  # cache_seconds
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveApp]:
-    with live_example(tmp_path, WTF_CSRF_ENABLED=False, TWOFA_CACHE_SECONDS=LONGEST) as app:
+    with example_with_longest_cache(tmp_path) as app:
         yield app
 
 
@@ -91,8 +90,7 @@ def test_a_remembered_token_with_a_dot_segment_path_is_refused(live, alice):
 
 
 def test_a_token_is_refused_once_its_owners_grace_period_ends_within_the_minute(tmp_path):
-    config = {"WTF_CSRF_ENABLED": False, "TWOFA_CACHE_SECONDS": LONGEST, "TWOFA_ENROLL_WITHIN_DAYS": 7}
-    with live_example(tmp_path, **config) as live:
+    with example_with_longest_cache(tmp_path, TWOFA_ENROLL_WITHIN_DAYS=7) as live:
         clock = use_clock(live)
         registered = clock() - 7 * DAY + 20  # the grace period ends in 20 s
         assert live.app.extensions["example_users"].create("gina", PASSWORD, created_at=registered)

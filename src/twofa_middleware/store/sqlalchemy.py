@@ -548,25 +548,20 @@ class SQLAlchemyStore:
             revoked = 0
             if first:
                 self._write_codes(s, user_id, codes, now)
-                revoked = self._revoke_live_tokens(s, user_id, now)
+                revoked = self._revoke_tokens(s, user_id, now, expired_too=False)
                 if revoked:
                     s.add(SecurityEvent(user_id=user_id, event="tokens_revoked", detail=f"{revoked}: 2FA turned on",
                                         remote_addr=_address(remote_addr), created_at=now))
             return AddedFactor(factor.id, first, revoked)
 
     @staticmethod
-    def _revoke_live_tokens(s: Session, user_id: str, now: float) -> int:
-        """Revoke the user's live (not revoked, not expired) tokens; how many."""
-        result = s.execute(
-            update(AccessToken)
-            .where(
-                AccessToken.user_id == user_id,
-                AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at.is_(None) | (AccessToken.expires_at > now),
-            )
-            .values(revoked_at=now)
-        )
-        return cast("CursorResult[Any]", result).rowcount
+    def _revoke_tokens(s: Session, user_id: str, now: float, *, expired_too: bool) -> int:
+        """Revoke the user's tokens not revoked yet (``expired_too`` False: only the live
+        ones, those not expired either); how many."""
+        query = update(AccessToken).where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
+        if not expired_too:
+            query = query.where(AccessToken.expires_at.is_(None) | (AccessToken.expires_at > now))
+        return cast("CursorResult[Any]", s.execute(query.values(revoked_at=now))).rowcount
 
     @staticmethod
     def _count_authenticators(s: Session, user_id: str) -> int:
@@ -1003,18 +998,14 @@ class SQLAlchemyStore:
         with self._tx() as s:
             if not self._turn_off(s, user_id):
                 return None
-            revoked = s.execute(
-                update(AccessToken)
-                .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
+            revoked = self._revoke_tokens(s, user_id, now, expired_too=True)
             browsers = s.execute(
                 update(TrustedBrowser)
                 .where(TrustedBrowser.user_id == user_id, TrustedBrowser.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
             return ResetCounts(
-                tokens_revoked=cast("CursorResult[Any]", revoked).rowcount,
+                tokens_revoked=revoked,
                 browsers_revoked=cast("CursorResult[Any]", browsers).rowcount,
             )
 
