@@ -113,12 +113,16 @@ class TwoFactorMiddleware:
             decided = self.token_passes.get(token, self.service.clock()) if "/." not in path else None
             if decided is not None:  # a script's steady state: one keyed hash, one dict lookup
                 return self.render(decided, environ, start_response)
-        elif self.passes is not None:
+        elif self.passes is not None:  # identify reads the Cookie header alone
             cookie: str | None = environ.get("HTTP_COOKIE")
-            remembered = self.passes.get(cookie) if cookie else None
-            if remembered is not None:  # a browser's steady state: one dict lookup
-                environ["twofa"] = remembered
-                return self.app(environ, start_response)
+            if not cookie:  # so nobody is signed in: decide()'s answer for nobody, unless the path is ambiguous
+                if "/." not in path:
+                    return self.render(self.policy.nobody, environ, start_response)
+            else:
+                remembered = self.passes.get(cookie)
+                if remembered is not None:  # a browser's steady state: one dict lookup
+                    environ["twofa"] = remembered
+                    return self.app(environ, start_response)
         return self.render(self._decide(environ, path, token), environ, start_response)
 
     def decision(self, environ: dict[str, Any], path: str) -> Decision:
