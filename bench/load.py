@@ -5,7 +5,8 @@ else meanwhile (no process to start per burst, so bursts can be short); the
 server is always another process. It keeps each connection alive while the
 server allows it (gunicorn's sync worker closes after every response, so it
 then reconnects, as wrk does), and stops after ``count`` requests or
-``seconds``, whichever comes first. Run as ``python -m bench.load URL SECONDS
+``seconds``, whichever comes first; :func:`alternate` loads two sets of servers
+in turn, request by request, for a comparison of the two. Run as ``python -m bench.load URL SECONDS
 COUNT [Header: value]...``; it prints one JSON line.
 """
 
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 
@@ -73,18 +75,59 @@ def generate(url: str, seconds: float, count: int, headers: dict[str, str]) -> d
         response = conn.getresponse()
         response.read()
         latencies.append(time.perf_counter() - begin)
-        if response.status != 200:  # a redirect to the verify page would be a cheaper request
-            raise RuntimeError(f"{response.status} from {url}")
+        _check(response, url)
         if response.will_close:
             conn.close()
             conn = None
-    elapsed = time.perf_counter() - started
-    latencies.sort()
+    return _figures(latencies, time.perf_counter() - started)
+
+
+def alternate(a_ports: Sequence[int], b_ports: Sequence[int], seconds: float,
+              headers: dict[str, str]) -> tuple[dict[str, float], dict[str, float]]:
+    """The figures of :func:`generate` for two sides, each a list of servers on loopback, loaded
+    one request at a time in turn for about ``seconds``: server by server, A then B, B then A
+    (which side goes first swaps every time). Interleaved this finely, a neighbour's burst of
+    work or a frequency change falls on both sides alike. A side's req/s is its requests over the
+    time they took (one connection each, new per request: gunicorn's sync worker closes it)."""
+    latencies: tuple[list[float], list[float]] = ([], [])
+    pairs = list(zip(a_ports, b_ports, strict=True))
+    deadline = time.perf_counter() + seconds
+    turn = 0
+    while time.perf_counter() < deadline:
+        for a, b in pairs:
+            for side in ((0, 1) if turn % 2 == 0 else (1, 0)):
+                latencies[side].append(_get(a if side == 0 else b, headers))
+            turn += 1
+    return _figures(latencies[0], sum(latencies[0])), _figures(latencies[1], sum(latencies[1]))
+
+
+def _get(port: int, headers: dict[str, str]) -> float:
+    """Seconds one GET / to ``127.0.0.1:port`` took, on a new connection."""
+    begin = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/", headers=headers)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    elapsed = time.perf_counter() - begin
+    _check(response, f"port {port}")
+    return elapsed
+
+
+def _check(response: http.client.HTTPResponse, where: str) -> None:
+    if response.status != 200:  # a redirect to the verify page would be a cheaper request
+        raise RuntimeError(f"{response.status} from {where}")
+
+
+def _figures(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "requests": len(latencies),
+        "rps": len(ordered) / elapsed,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "requests": len(ordered),
     }
 
 

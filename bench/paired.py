@@ -163,22 +163,37 @@ def compare(run_a: Callable[[], Sample], run_b: Callable[[], Sample], *, pairs: 
     for _ in range(warmup):
         run_a()
         run_b()
-    a_samples: list[Sample] = []
-    b_samples: list[Sample] = []
-    goal = max(1, pairs)
+
+    def one_pair(index: int) -> dict[str, tuple[Sample, Sample]]:
+        if index % 2 == 0:
+            a = run_a()
+            return {"": (a, run_b())}
+        b = run_b()
+        return {"": (run_a(), b)}
+
+    return compare_blocks(one_pair, pairs=pairs, cap=cap, judged=judged, targets={"": target},
+                          combine=combine)[""]
+
+
+def compare_blocks(run_block: Callable[[int], Mapping[str, tuple[Sample, Sample]]], *, pairs: int, cap: int,
+                   judged: str, targets: Mapping[str, str], combine: Callable[[float, float], float] = ratio,
+                   ) -> dict[str, Result]:
+    """Several comparisons measured together: each call ``run_block(index)`` gives one pair
+    ``(A, B)`` of each (by key), as when the servers compared are started afresh for every
+    pair; while any verdict is unsure, double the blocks (up to ``cap``) and judge them all again."""
+    samples: dict[str, tuple[list[Sample], list[Sample]]] = {}
+    blocks, goal = 0, max(1, pairs)
     while True:
-        while len(a_samples) < goal:
-            if len(a_samples) % 2 == 0:
-                a = run_a()
-                b = run_b()
-            else:
-                b = run_b()
-                a = run_a()
-            a_samples.append(a)
-            b_samples.append(b)
-        result = summarise(a_samples, b_samples, combine=combine, judged=judged, target=target)
-        if result.verdict != UNSURE or goal >= cap:
-            return result
+        while blocks < goal:
+            for key, (a, b) in run_block(blocks).items():
+                a_samples, b_samples = samples.setdefault(key, ([], []))
+                a_samples.append(a)
+                b_samples.append(b)
+            blocks += 1
+        results = {key: summarise(a, b, combine=combine, judged=judged, target=targets.get(key, ""))
+                   for key, (a, b) in samples.items()}
+        if goal >= cap or all(result.verdict != UNSURE for result in results.values()):
+            return results
         goal = min(cap, goal * 2)
 
 

@@ -44,7 +44,9 @@ class Plan:
     pairs: int  # pairs measured first; doubled while unsure, up to cap
     cap: int
     burst: float  # seconds of load per turn
-    http_pairs: int
+    http_servers: int  # of each side in a gunicorn block
+    warm: float  # seconds of load per scenario before a block's turns
+    http_pairs: int  # gunicorn blocks measured first; forward-auth pairs
     http_cap: int
     floor_calls: int  # verifications per turn (floor and scale)
     verifications: int  # POSTs per database through gunicorn
@@ -59,8 +61,8 @@ class Plan:
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 100, 8, 16, 0.25, 6, 6, 5, 50, (1_000, 10_000), 200, 8, 10_000, 10, 10, 200_000)
-        return cls(False, 200, 24, 192, 0.5, 16, 64, 20, 1_000, (1_000, 100_000), 1_000, 64, 10_000, 100, 400,
+            return cls(True, 100, 8, 16, 0.25, 1, 0.1, 6, 6, 5, 50, (1_000, 10_000), 200, 8, 10_000, 10, 10, 200_000)
+        return cls(False, 200, 24, 192, 0.5, 2, 0.2, 16, 64, 20, 1_000, (1_000, 100_000), 1_000, 64, 10_000, 100, 400,
                    1_000_000)
 
 
@@ -144,39 +146,50 @@ def in_process(plan: Plan, directory: Path) -> list[Row]:
 # -- through gunicorn ------------------------------------------------------------
 
 
-def _burst(target: server.Gunicorn, seconds: float, headers: dict[str, str]) -> Callable[[], paired.Sample]:
-    """One burst of load on ``target``: req/s, p50/p99, and the worker's CPU µs per request served."""
-    def turn() -> paired.Sample:
-        before = target.cpu_ns()
-        result = load.run(target.url, seconds, headers)
-        used = target.cpu_ns() - before
-        return {**result, "cpu_us": used / 1000 / result["requests"]}
+GUNICORN_SCENARIOS = ("a", "b", "c", "d")
 
-    return turn
+
+def _alternating(bare: Sequence[server.Gunicorn], wrapped: Sequence[server.Gunicorn], seconds: float,
+                 headers: dict[str, str]) -> tuple[paired.Sample, paired.Sample]:
+    """One turn of :func:`load.alternate` between the two sides: req/s, p50/p99, and the workers'
+    CPU µs per request served."""
+    before = [[s.cpu_ns() for s in side] for side in (bare, wrapped)]
+    a, b = load.alternate([s.port for s in bare], [s.port for s in wrapped], seconds, headers)
+    used = [sum(s.cpu_ns() for s in side) - sum(start) for side, start in zip((bare, wrapped), before, strict=True)]
+    return {**a, "cpu_us": used[0] / 1000 / a["requests"]}, {**b, "cpu_us": used[1] / 1000 / b["requests"]}
 
 
 def through_gunicorn(plan: Plan, directory: Path) -> list[Row]:
+    """The bare and the wrapped app under gunicorn, one sync worker each, in blocks.
+
+    Two bare servers alone differ by about 1 % in CPU time per request, one process set
+    to the next (where each lands in memory), and it stays for the process's life; so
+    every block starts a fresh set of ``plan.http_servers`` of each, loads them in turn
+    request by request for one turn per scenario, and is one pair of each row.
+    """
     path = directory / "gunicorn.db"
     store = sqlite_store(directory, "gunicorn.db", 1_000)
     app = apps.flask_app()
     middleware = apps.wrap(app, store)
+    headers = {key: apps.scenario_headers(app, middleware, key, 5) for key in GUNICORN_SCENARIOS}
+
+    def block(index: int) -> dict[str, tuple[paired.Sample, paired.Sample]]:
+        with server.gunicorns(["bare", "wrapped"] * plan.http_servers, f"sqlite:///{path}") as started:
+            bare, wrapped = started[0::2], started[1::2]
+            for key in GUNICORN_SCENARIOS:  # warm up: imports, caches, the pool
+                _alternating(bare, wrapped, plan.warm, headers[key])
+            return {key: _alternating(bare, wrapped, plan.burst, headers[key]) for key in GUNICORN_SCENARIOS}
+
+    results = paired.compare_blocks(block, pairs=plan.http_pairs, cap=plan.http_cap, judged="cpu_us",
+                                    targets=CPU_TARGETS)
     rows = []
-    with server.gunicorn("bare", f"sqlite:///{path}") as bare, \
-            server.gunicorn("wrapped", f"sqlite:///{path}") as wrapped:
-        for target in (bare, wrapped):  # warm up: imports, caches, the pool
-            load.run(target.url, 1, apps.scenario_headers(app, middleware, "c", 5), count=1_000)
-        for key in ("a", "b", "c", "d"):
-            headers = apps.scenario_headers(app, middleware, key, 5)
-            result = paired.compare(
-                _burst(bare, plan.burst, headers), _burst(wrapped, plan.burst, headers),
-                pairs=plan.http_pairs, cap=plan.http_cap, judged="cpu_us", target=CPU_TARGETS[key],
-            )
-            label = _label(key)
-            rows.append(_paired_row("gunicorn", label, "CPU µs/request", result, "cpu_us", CPU_TARGETS[key]))
-            rows.append(_paired_row("gunicorn", label, "req/s", result, "rps"))
-            rows.append(_paired_row("gunicorn", label, "p50 ms", result, "p50_ms"))
-            rows.append(_paired_row("gunicorn", label, "p99 ms", result, "p99_ms"))
-            _progress(f"gunicorn {key}: {result.pairs} pairs")
+    for key in GUNICORN_SCENARIOS:
+        result, label = results[key], _label(key)
+        rows.append(_paired_row("gunicorn", label, "CPU µs/request", result, "cpu_us", CPU_TARGETS[key]))
+        rows.append(_paired_row("gunicorn", label, "req/s", result, "rps"))
+        rows.append(_paired_row("gunicorn", label, "p50 ms", result, "p50_ms"))
+        rows.append(_paired_row("gunicorn", label, "p99 ms", result, "p99_ms"))
+    _progress(f"gunicorn: {results['a'].pairs} blocks")
     store.dispose()
     return rows
 

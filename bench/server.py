@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +81,10 @@ def children(pid: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Gunicorn:
-    """A running gunicorn: its base URL and its one worker, whose CPU time the benchmark reads."""
+    """A running gunicorn: its base URL and port, and its one worker, whose CPU time the benchmark reads."""
 
     url: str
+    port: int
     worker: int
 
     def cpu_ns(self) -> int:
@@ -102,21 +103,35 @@ def _worker(master: int, seconds: float = 30) -> int:
 
 
 @contextmanager
-def gunicorn(mode: str, db_url: str) -> Iterator[Gunicorn]:
-    """Serve ``bench.apps:serve_app()`` in ``mode`` (bare, wrapped or forward-auth) with one sync worker."""
-    port = free_port()
-    env = {**os.environ, "BENCH_MODE": mode, "BENCH_DB_URL": db_url,
+def gunicorns(modes: Sequence[str], db_url: str) -> Iterator[list[Gunicorn]]:
+    """Serve ``bench.apps:serve_app()`` once per mode (bare, wrapped or forward-auth), each with one
+    sync worker, all started together (a fresh set costs about one start, not one per server)."""
+    env = {**os.environ, "BENCH_DB_URL": db_url,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "bench.apps:serve_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    try:
-        _wait_for_port(process, port, "gunicorn")
-        yield Gunicorn(f"http://127.0.0.1:{port}/", _worker(process.pid))
-    finally:
-        stop_group(process)
+    with ExitStack() as stack:
+        started = []
+        for mode in modes:
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                 "bench.apps:serve_app()"],
+                cwd=ROOT, env={**env, "BENCH_MODE": mode}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            stack.callback(stop_group, process)
+            started.append((process, port))
+        servers = []
+        for process, port in started:
+            _wait_for_port(process, port, "gunicorn")
+            servers.append(Gunicorn(f"http://127.0.0.1:{port}/", port, _worker(process.pid)))
+        yield servers
+
+
+@contextmanager
+def gunicorn(mode: str, db_url: str) -> Iterator[Gunicorn]:
+    """One server of :func:`gunicorns`."""
+    with gunicorns([mode], db_url) as (one,):
+        yield one
 
 
 def nginx_path() -> str | None:

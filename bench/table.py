@@ -22,8 +22,9 @@ LEGEND = {
         "in e the middleware answers 303 itself, so the app never runs"
     ),
     "gunicorn": (
-        "A = bare, B = wrapped, each under gunicorn with 1 sync worker, loaded in alternating bursts; "
-        "judged on the worker's CPU time per request (/proc), B/A ≤ 1/the req/s target (1/0.97, 1/0.95)"
+        "A = bare, B = wrapped, each under gunicorn with 1 sync worker; a pair is a block: a fresh set of "
+        "servers of each, loaded in turn request by request (each worker idle between its requests); "
+        "judged on the workers' CPU time per request (/proc), B/A ≤ 1/the req/s target (1/0.97, 1/0.95)"
     ),
     "verification": (
         "A = SQLite, B = PostgreSQL: POST verify with a fresh valid code, one per user, "
