@@ -97,3 +97,24 @@ def test_a_cookieless_request_with_a_header_session_gets_past_the_second_factor(
         )
     finally:
         middleware.service.store.dispose()
+
+
+def test_the_same_mislabel_lets_a_remembered_pass_cover_another_users_header_session():
+    """Not 71ceb14's doing (its parent fails this too), the same root: the pass cache is keyed
+    by the Cookie header, but this identify reads the session from X-Session-Id.
+
+    GET /reports, Cookie: unrelated=1, X-Session-Id: sid-of-bob (2FA off): a pass, remembered
+    under "unrelated=1". Then the same Cookie with X-Session-Id: sid-of-alice (2FA on) is
+    answered from that pass and the app serves alice's reports without the second factor."""
+    SESSIONS["sid-of-bob"] = {"user_id": "bob", "login_nonce": "nonce-of-bob"}
+    app, middleware = _protected_app()
+    try:
+        client = Client(app, use_cookies=False)
+        first = client.get("/reports", headers={"X-Session-Id": "sid-of-bob", "Cookie": "unrelated=1"})
+        assert b"bob" in first.data
+        response = client.get("/reports", headers={"X-Session-Id": "sid-of-alice", "Cookie": "unrelated=1"})
+        assert b"alice" not in response.data, (
+            f"bob's remembered pass let alice in without 2FA: {response.status} {response.data!r}"
+        )
+    finally:
+        middleware.service.store.dispose()
