@@ -49,6 +49,13 @@ class CookieKeyedIdentify:
 
     __slots__ = ("cache", "identify")
 
+    @property
+    def keyed_by_cookie(self) -> bool:
+        """The answer depends on the Cookie header alone. A subclass whose source can move
+        elsewhere (a Flask app's session interface swapped for a server-side one) answers
+        False then; the middleware asks on every request it would answer from the header."""
+        return True
+
     def __init__(self, identify: IdentifyFunc, cache: TTLCache[str, Identity] | None = None) -> None:
         self.identify = identify
         self.cache = cache

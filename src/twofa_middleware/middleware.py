@@ -97,9 +97,10 @@ class TwoFactorMiddleware:
         self.policy = Policy(tuple(self.settings.exempt_paths), self.urls)
         self._token_passes: dict[int, tuple[TokenRecord, Pass]] = {}
         self.token_passes = TokenPasses(self.service.token_records, self.service.listener)
+        self._cookie_label = identify if isinstance(identify, CookieKeyedIdentify) else None
         self.passes = (
             PassCache(self.settings.cache_seconds, self.service.state, clock=clock)
-            if isinstance(identify, CookieKeyedIdentify)
+            if self._cookie_label is not None and self._cookie_label.keyed_by_cookie
             else None
         )
 
@@ -113,13 +114,13 @@ class TwoFactorMiddleware:
             decided = self.token_passes.get(token, self.service.clock()) if "/." not in path else None
             if decided is not None:  # a script's steady state: one keyed hash, one dict lookup
                 return self.render(decided, environ, start_response)
-        elif self.passes is not None:  # identify reads the Cookie header alone
+        elif (passes := self._cookie_passes()) is not None:  # identify reads the Cookie header alone
             cookie: str | None = environ.get("HTTP_COOKIE")
             if not cookie:  # so nobody is signed in: decide()'s answer for nobody, unless the path is ambiguous
                 if "/." not in path:
                     return self.render(self.policy.nobody, environ, start_response)
             else:
-                remembered = self.passes.get(cookie)
+                remembered = passes.get(cookie)
                 if remembered is not None:  # a browser's steady state: one dict lookup
                     environ["twofa"] = remembered
                     return self.app(environ, start_response)
@@ -135,9 +136,16 @@ class TwoFactorMiddleware:
         """A pass these very cookies got a moment ago (see pass_cache.py), else None.
         Never asked for a request with a token: the token decides those."""
         cookie: str | None = environ.get("HTTP_COOKIE")
-        if not cookie or self.passes is None:
-            return None
-        return self.passes.get(cookie)
+        passes = self._cookie_passes()
+        return passes.get(cookie) if cookie and passes is not None else None
+
+    def _cookie_passes(self) -> PassCache | None:
+        """The pass cache while identify still reads the Cookie header alone, else None, for
+        good: an app whose session moved off the cookie never has passes kept by it again."""
+        passes = self.passes
+        if passes is not None and (self._cookie_label is None or not self._cookie_label.keyed_by_cookie):
+            self.passes = passes = None
+        return passes
 
     def _decide(self, environ: dict[str, Any], path: str, token: str | None) -> Decision:
         generation = self.service.token_records.generation  # before the token's record is read
@@ -326,8 +334,9 @@ class TwoFactorMiddleware:
         return response
 
     def _remember(self, cookie: str, facts: Facts, decision: Pass) -> None:
-        if cookie and self.passes is not None and facts.identity is not None and facts.state is not None:
-            self.passes.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
+        passes = self._cookie_passes() if cookie else None
+        if passes is not None and facts.identity is not None and facts.state is not None:
+            passes.remember(cookie, facts.identity, facts.state, decision.info, decision.remember_until)
 
 
 def _grace(deadline: float | None) -> float | None:

@@ -1,13 +1,16 @@
 """The attacker's third review: commit 71ceb14's short cut for requests without cookies.
 
-The short cut trusts the label ``CookieKeyedIdentify`` ("the answer depends on the
+The short cut trusted the label ``CookieKeyedIdentify`` ("the answer depends on the
 Cookie header alone") to mean "no Cookie header, nobody signed in". The deprecated
-``session_identify(app)`` hands a *server-side* Flask session interface a
+``session_identify(app)`` handed a *server-side* Flask session interface a
 ``SessionIdentify``, a ``CookieKeyedIdentify`` subclass, although it opens the session
 with the app's own interface, which may find the session anywhere (here: a header,
-as APIs for mobile clients and SPAs do). Before the commit such a request went to
-identify and decide(): the user with 2FA on was challenged. Now it is let in as
-nobody, and the app serves the signed-in user's data without the second factor.
+as APIs for mobile clients and SPAs do): such a request was let in as nobody, and
+the app served the signed-in user's data without the second factor. The same label
+let a pass remembered by the Cookie header cover another user's header session
+(older than the short cut). Fixed: the middleware asks ``keyed_by_cookie`` before it
+answers from the header, and the deprecated adapter is ``SessionIdentify`` for every
+interface, so a later switch of interface counts too.
 
 In process (werkzeug's test client), no server, no sleeps.
 """
@@ -43,10 +46,13 @@ class HeaderSessionInterface(SessionInterface):
         return None
 
 
-def _protected_app() -> tuple[Flask, TwoFactorMiddleware]:
+def _protected_app(interface: type[SessionInterface] = HeaderSessionInterface,
+                   after: bool = False) -> tuple[Flask, TwoFactorMiddleware]:
+    """The app with its session in ``interface``, set before the middleware is built (or after it)."""
     app = Flask("attack3")
     app.config["SECRET_KEY"] = SECRET_KEY
-    app.session_interface = HeaderSessionInterface()
+    if not after:
+        app.session_interface = interface()
 
     @app.get("/reports")
     def reports() -> Any:
@@ -61,20 +67,34 @@ def _protected_app() -> tuple[Flask, TwoFactorMiddleware]:
         check_password=lambda user_id, password: False,
     )
     app.wsgi_app = middleware  # type: ignore[method-assign]
+    if after:
+        assert middleware.passes is not None  # on Flask's signed cookie until now
+        app.session_interface = interface()
     return app, middleware
 
 
-def test_deprecated_session_identify_on_a_server_side_session_is_labelled_cookie_keyed():
-    """The root: the label is put on an identify that reads whatever the session interface reads."""
-    app, middleware = _protected_app()
+def test_an_identify_that_says_it_no_longer_reads_the_cookie_alone_gets_no_pass_cache():
+    """The root: the deprecated adapter labels an identify that reads whatever the session
+    interface reads; the middleware now believes its ``keyed_by_cookie``, not its class."""
+    _, middleware = _protected_app()
     try:
         assert isinstance(middleware.identify, CookieKeyedIdentify)
-        assert not getattr(middleware.identify, "keyed_by_cookie", True)  # it even says so itself...
-        assert middleware.passes is not None  # ...yet the middleware takes it at its label
-        # and it does see alice without any Cookie header:
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/reports", "SERVER_NAME": "x", "SERVER_PORT": "80",
-                   "wsgi.url_scheme": "http", "HTTP_X_SESSION_ID": "sid-of-alice"}
-        assert middleware.identify(environ) is not None
+        assert not middleware.identify.keyed_by_cookie
+        assert middleware.passes is None
+    finally:
+        middleware.service.store.dispose()
+
+
+def test_a_session_interface_swapped_after_start_up_ends_the_short_cuts():
+    """The app starts on Flask's signed cookie (so the pass cache is on), then moves its session
+    to the header: a cookieless request naming alice's session is challenged, and passes are
+    never kept by the Cookie header again."""
+    app, middleware = _protected_app(HeaderSessionInterface, after=True)
+    try:
+        client = Client(app, use_cookies=False)
+        response = client.get("/reports", headers={"X-Session-Id": "sid-of-alice"})
+        assert b"alice" not in response.data, f"{response.status} {response.data!r}"
+        assert middleware.passes is None
     finally:
         middleware.service.store.dispose()
 

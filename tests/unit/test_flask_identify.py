@@ -61,12 +61,10 @@ def test_a_server_side_session_is_opened_by_its_interface_and_never_cached_by_co
     identify = SessionIdentify(app, "_user_id", "_twofa_nonce", 5.0)
     assert identify.keyed_by_cookie  # still Flask's own interface...
     Session(app)  # ...until Flask-Session takes over, after the integration was set up
-    told: list[bool] = []
-    identify.on_server_side = lambda: told.append(True)
-    assert not identify.keyed_by_cookie
+    assert not identify.keyed_by_cookie  # the middleware asks this before it answers from the header
     environ = session_cookie_after_sign_in(app, "alice")
     assert identify(environ) == Identity("alice", "nonce-of-alice")
-    assert told and len(identify.cache) == 0
+    assert len(identify.cache) == 0
 
 
 def test_the_deprecated_session_identify_reads_flask_session_instead_of_failing(tmp_path: Path):

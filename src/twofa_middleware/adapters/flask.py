@@ -8,24 +8,18 @@ reads the session, so a sign-in the app makes by another channel is invisible to
 With Flask's signed session cookie, the cookie is decoded with the app's own
 serializer and cached by its raw value for a few seconds: a verified request
 then costs a dictionary lookup instead of an HMAC check. Any other session
-interface (Flask-Session) is asked to open the session, uncached.
+interface (Flask-Session) is asked to open the session, uncached. Which of
+the two is judged at each request, so an app may change its interface at any
+time: the middleware remembers passes by the Cookie header only while it is
+Flask's signed cookie.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from flask import Flask
 
-from ..cache import TTLCache
-from ..cookies import read_cookie
-from ..identity import CookieKeyedIdentify, IdentifyFunc, Identity
-from ..integrations.flask import SessionIdentify, decode_signed_session, identity_from, signed_cookie_interface
-
-# Longer session cookies are decoded each time rather than kept: nobody can
-# make the cache hold much memory.
-MAX_CACHED_COOKIE = 4096
+from ..identity import IdentifyFunc
+from ..integrations.flask import SessionIdentify
 
 
 def session_identify(
@@ -41,28 +35,4 @@ def session_identify(
 
     Deprecated: see the module's docstring.
     """
-    if not signed_cookie_interface(app):
-        # A server-side session: opened by the app's interface, never cached by cookie.
-        return SessionIdentify(app, user_key, nonce_key, cache_seconds)
-    cache: TTLCache[str, Identity] = TTLCache(ttl=cache_seconds, maxsize=20_000)
-
-    def identify(environ: dict[str, Any]) -> Identity | None:
-        value = read_cookie(environ, app.config["SESSION_COOKIE_NAME"])
-        if not value:
-            return None
-        identity = cache.get(value)
-        if identity is None:
-            identity = _decode(app, value, user_key, nonce_key)
-            # Only signed-in sessions are kept: forged or signed-out cookies would
-            # let anyone fill the cache.
-            if identity is not None and len(value) <= MAX_CACHED_COOKIE:
-                cache.set(value, identity, ttl=(identity.expires_at or 0) - time.time())
-        return identity
-
-    # The answer depends on the Cookie header alone: the middleware may remember its decisions by it.
-    return CookieKeyedIdentify(identify, cache)
-
-
-def _decode(app: Flask, value: str, user_key: str, nonce_key: str) -> Identity | None:
-    decoded = decode_signed_session(app, value)
-    return None if decoded is None else identity_from(decoded[0], user_key, nonce_key, decoded[1])
+    return SessionIdentify(app, user_key, nonce_key, cache_seconds)

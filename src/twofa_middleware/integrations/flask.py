@@ -141,7 +141,6 @@ class SessionIdentify(CookieKeyedIdentify):
         self.app = app
         self.user_key = user_key
         self.nonce_key = nonce_key
-        self.on_server_side: Callable[[], None] = lambda: None
 
     @property
     def keyed_by_cookie(self) -> bool:
@@ -151,7 +150,6 @@ class SessionIdentify(CookieKeyedIdentify):
     def _identify_request(self, environ: dict[str, Any]) -> Identity | None:
         if signed_cookie_interface(self.app):
             return self._from_cookie(environ)
-        self.on_server_side()
         try:
             data = open_session_data(self.app, environ)
         except Exception as exc:  # noqa: BLE001 - any interface's failure: read as nobody, never as a user
@@ -255,15 +253,6 @@ class TwoFactor:
             check_password=self.check_password,
             **{"sign_out": self.sign_out, **self.settings},
         )
-
-        def server_side() -> None:
-            # A server-side session changes while its cookie does not: the
-            # middleware must not remember passes by the Cookie header.
-            middleware.passes = None
-
-        identify.on_server_side = server_side
-        if not identify.keyed_by_cookie:
-            server_side()
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions["twofa"] = middleware
         # First of all before_request hooks: nothing of the app runs for a user owing the code.
