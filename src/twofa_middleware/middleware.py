@@ -114,22 +114,21 @@ class TwoFactorMiddleware:
             decided = self.token_passes.get(token, self.service.clock()) if "/." not in path else None
             if decided is not None:  # a script's steady state: one keyed hash, one dict lookup
                 return self.render(decided, environ, start_response)
-        elif (passes := self._cookie_passes()) is not None:  # identify reads the Cookie header alone
+        elif "/." not in path and (passes := self._cookie_passes()) is not None:
+            # identify reads the Cookie header alone, and the path is one decide() would not refuse
             cookie: str | None = environ.get("HTTP_COOKIE")
-            if not cookie:  # so nobody is signed in: decide()'s answer for nobody, unless the path is ambiguous
-                if "/." not in path:
-                    return self.render(self.policy.nobody, environ, start_response)
-            else:
-                remembered = passes.get(cookie)
-                if remembered is not None:  # a browser's steady state: one dict lookup
-                    environ["twofa"] = remembered
-                    return self.app(environ, start_response)
+            if not cookie:  # so nobody is signed in: decide()'s answer for nobody
+                return self.render(self.policy.nobody, environ, start_response)
+            remembered = passes.get(cookie)
+            if remembered is not None:  # a browser's steady state: one dict lookup
+                environ["twofa"] = remembered
+                return self.app(environ, start_response)
         return self.render(self._decide(environ, path, token), environ, start_response)
 
     def decision(self, environ: dict[str, Any], path: str) -> Decision:
         """The decision for a request to the app at ``path``; forward auth asks this too."""
         token = _bearer(environ)
-        remembered = self._remembered(environ) if token is None else None
+        remembered = self._remembered(environ) if token is None and "/." not in path else None
         return Pass(remembered) if remembered is not None else self._decide(environ, path, token)
 
     def _remembered(self, environ: dict[str, Any]) -> TwoFactorInfo | None:
@@ -141,10 +140,15 @@ class TwoFactorMiddleware:
 
     def _cookie_passes(self) -> PassCache | None:
         """The pass cache while identify still reads the Cookie header alone, else None, for
-        good: an app whose session moved off the cookie never has passes kept by it again."""
+        good: an app whose session moved off the cookie never has passes kept by it again.
+        The cache is emptied too, so a request that took it a moment before finds nothing
+        in it. (An app that swaps its session interface while serving still races its own
+        requests: swap it before the first one.)"""
         passes = self.passes
         if passes is not None and (self._cookie_label is None or not self._cookie_label.keyed_by_cookie):
-            self.passes = passes = None
+            self.passes = None
+            passes.clear()
+            return None
         return passes
 
     def _decide(self, environ: dict[str, Any], path: str, token: str | None) -> Decision:

@@ -1,5 +1,6 @@
 """The attacker's fourth review: commits 71ceb14 (the cookieless short cut) and dfbaa90
-(``keyed_by_cookie`` asked on each request through ``_cookie_passes()``).
+(``keyed_by_cookie`` asked on each request through ``_cookie_passes()``). Both findings
+are fixed; the tests hold the fixes.
 
 In process (werkzeug's test client), no server, no sleeps: the one thread test pauses
 a request at a chosen point with events, so the interleaving is deterministic.
@@ -18,7 +19,7 @@ from werkzeug.test import Client
 from tests.helpers import SECRET_KEY
 from twofa_middleware import SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.adapters.flask import session_identify
-from twofa_middleware.decision import Pass, Refuse
+from twofa_middleware.decision import Refuse
 
 SESSIONS: dict[str, dict[str, Any]] = {"sid-of-alice": {"user_id": "alice", "login_nonce": "nonce-of-alice"}}
 
@@ -84,8 +85,8 @@ def test_a_request_holding_the_pass_cache_across_the_swap_serves_a_header_sessio
        switch and drops the pass cache "for good" (middleware.passes is None).
     4. T1 resumes: passes.get() returns bob's pass, the app opens the session with the
        *new* interface and serves alice's reports. decide() would have challenged alice.
-    The cache reference T1 took before the switch outlives the switch: nothing re-checks
-    keyed_by_cookie after the lookup.
+    The cache reference T1 took before the switch outlived the switch. Fixed: the drop
+    empties the cache too, so T1's look-up finds nothing and alice is challenged.
     """
     app, middleware = _protected_app()
     try:
@@ -146,9 +147,9 @@ def test_a_remembered_cookie_pass_holds_on_a_dot_segment_path_that_decide_refuse
         environ = {"PATH_INFO": path, "HTTP_COOKIE": bob, "REQUEST_METHOD": "GET"}
         decided = middleware._decide(dict(environ), path, None)
         assert isinstance(decided, Refuse) and decided.code == "ambiguous_request"
-        # decision() answers from the cache too (ForwardAuth refuses such paths before it asks).
-        assert isinstance(middleware.decision(dict(environ), path), Pass)
+        # decision() (ForwardAuth's question) judges such a path afresh too.
+        assert isinstance(middleware.decision(dict(environ), path), Refuse)
         response = client.get(path, headers={"Cookie": bob})
-        assert response.status_code == 400, f"remembered pass on a dot-segment path: {response.status} {response.data!r}"
+        assert response.status_code == 400, f"remembered pass on a dot path: {response.status} {response.data!r}"
     finally:
         middleware.service.store.dispose()
