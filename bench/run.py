@@ -174,11 +174,15 @@ def through_gunicorn(plan: Plan, directory: Path) -> list[Row]:
     headers = {key: apps.scenario_headers(app, middleware, key, 5) for key in GUNICORN_SCENARIOS}
 
     def block(index: int) -> dict[str, tuple[paired.Sample, paired.Sample]]:
+        # Each block starts at the next scenario: what comes at a set moment of a new process's
+        # life (its first full garbage collection, say) falls on every scenario in turn.
+        first = index % len(GUNICORN_SCENARIOS)
+        order = GUNICORN_SCENARIOS[first:] + GUNICORN_SCENARIOS[:first]
         with server.gunicorns(["bare", "wrapped"] * plan.http_servers, f"sqlite:///{path}") as started:
             bare, wrapped = started[0::2], started[1::2]
-            for key in GUNICORN_SCENARIOS:  # warm up: imports, caches, the pool
+            for key in order:  # warm up: imports, caches, the pool
                 _alternating(bare, wrapped, plan.warm, headers[key])
-            return {key: _alternating(bare, wrapped, plan.burst, headers[key]) for key in GUNICORN_SCENARIOS}
+            return {key: _alternating(bare, wrapped, plan.burst, headers[key]) for key in order}
 
     results = paired.compare_blocks(block, pairs=plan.http_pairs, cap=plan.http_cap, judged="cpu_us",
                                     targets=CPU_TARGETS)
