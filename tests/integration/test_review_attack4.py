@@ -12,8 +12,6 @@ import threading
 from typing import Any
 
 from flask import Flask, session
-from flask.sessions import SessionInterface, SessionMixin
-from werkzeug.datastructures import CallbackDict
 from werkzeug.test import Client
 
 from tests.helpers import SECRET_KEY
@@ -21,21 +19,7 @@ from twofa_middleware import SQLAlchemyStore, TwoFactorMiddleware
 from twofa_middleware.adapters.flask import session_identify
 from twofa_middleware.decision import Refuse
 
-SESSIONS: dict[str, dict[str, Any]] = {"sid-of-alice": {"user_id": "alice", "login_nonce": "nonce-of-alice"}}
-
-
-class _ServerSession(CallbackDict, SessionMixin):  # type: ignore[type-arg, misc]
-    pass
-
-
-class HeaderSessionInterface(SessionInterface):
-    """A server-side session found by the ``X-Session-Id`` header."""
-
-    def open_session(self, app: Flask, request: Any) -> SessionMixin:
-        return _ServerSession(SESSIONS.get(request.headers.get("X-Session-Id", ""), {}))
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Any) -> None:
-        return None
+from .header_sessions import HeaderSessionInterface
 
 
 def _protected_app() -> tuple[Flask, TwoFactorMiddleware]:
