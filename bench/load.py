@@ -94,9 +94,9 @@ def alternate(a_ports: Sequence[int], b_ports: Sequence[int], seconds: float,
     deadline = time.perf_counter() + seconds
     turn = 0
     while time.perf_counter() < deadline:
-        for a, b in pairs:
+        for ports in pairs:
             for side in ((0, 1) if turn % 2 == 0 else (1, 0)):
-                latencies[side].append(_get(a if side == 0 else b, headers))
+                latencies[side].append(_get(ports[side], headers))
             turn += 1
     return _figures(latencies[0], sum(latencies[0])), _figures(latencies[1], sum(latencies[1]))
 

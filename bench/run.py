@@ -153,10 +153,13 @@ def _alternating(bare: Sequence[server.Gunicorn], wrapped: Sequence[server.Gunic
                  headers: dict[str, str]) -> tuple[paired.Sample, paired.Sample]:
     """One turn of :func:`load.alternate` between the two sides: req/s, p50/p99, and the workers'
     CPU µs per request served."""
-    before = [[s.cpu_ns() for s in side] for side in (bare, wrapped)]
+    def cpu_ns(side: Sequence[server.Gunicorn]) -> int:
+        return sum(s.cpu_ns() for s in side)
+
+    bare_ns, wrapped_ns = cpu_ns(bare), cpu_ns(wrapped)
     a, b = load.alternate([s.port for s in bare], [s.port for s in wrapped], seconds, headers)
-    used = [sum(s.cpu_ns() for s in side) - sum(start) for side, start in zip((bare, wrapped), before, strict=True)]
-    return {**a, "cpu_us": used[0] / 1000 / a["requests"]}, {**b, "cpu_us": used[1] / 1000 / b["requests"]}
+    return ({**a, "cpu_us": (cpu_ns(bare) - bare_ns) / 1000 / a["requests"]},
+            {**b, "cpu_us": (cpu_ns(wrapped) - wrapped_ns) / 1000 / b["requests"]})
 
 
 def through_gunicorn(plan: Plan, directory: Path) -> list[Row]:

@@ -83,9 +83,12 @@ def children(pid: int) -> list[int]:
 class Gunicorn:
     """A running gunicorn: its base URL and port, and its one worker, whose CPU time the benchmark reads."""
 
-    url: str
     port: int
     worker: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
 
     def cpu_ns(self) -> int:
         return cpu_ns(self.worker)
@@ -123,7 +126,7 @@ def gunicorns(modes: Sequence[str], db_url: str) -> Iterator[list[Gunicorn]]:
         servers = []
         for process, port in started:
             _wait_for_port(process, port, "gunicorn")
-            servers.append(Gunicorn(f"http://127.0.0.1:{port}/", port, _worker(process.pid)))
+            servers.append(Gunicorn(port, _worker(process.pid)))
         yield servers
 
 
